@@ -1,0 +1,57 @@
+"""Batches of proteins for training and inference.
+
+Length-bucketed batches put proteins of similar length together, so a batch of
+32 pays for little padding; with per-residue models (cross-attention, BiLSTM)
+padding is most of the cost of random batches. Randomness comes only from the
+generator passed in, so an epoch's batches are reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+BUCKET_BATCHES = 50  # proteins sorted within windows of this many batches: random yet length-homogeneous
+
+
+def make_batches(
+    lengths: Sequence[int] | np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator | None = None,
+    bucketed: bool = True,
+) -> list[np.ndarray]:
+    """Split protein indices into batches.
+
+    rng None: deterministic order sorted by length (inference). Otherwise a
+    shuffled epoch: bucketed sorts each window of BUCKET_BATCHES batches by
+    length before cutting it, then shuffles the batch order.
+    """
+    lengths = np.asarray(lengths)
+    n = len(lengths)
+    if rng is None:
+        order = np.argsort(-lengths, kind="stable")
+        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    order = rng.permutation(n)
+    if bucketed:
+        window = batch_size * BUCKET_BATCHES
+        chunks = []
+        for start in range(0, n, window):
+            part = order[start : start + window]
+            chunks.append(part[np.argsort(-lengths[part], kind="stable")])
+        order = np.concatenate(chunks) if chunks else order
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad_batch(features: Sequence[torch.Tensor], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Stack (L_i, D) tensors into a zero-padded (B, L_max, D) tensor."""
+    return torch.nn.utils.rnn.pad_sequence([f.to(dtype) for f in features], batch_first=True)
+
+
+def padding_fraction(lengths: Sequence[int] | np.ndarray, batches: Sequence[np.ndarray]) -> float:
+    """Share of padded positions over all positions computed, for benchmarks and logs."""
+    lengths = np.asarray(lengths)
+    total = sum(int(lengths[b].max()) * len(b) for b in batches)
+    return 1.0 - float(lengths.sum()) / total if total else 0.0

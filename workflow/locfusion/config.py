@@ -1,0 +1,92 @@
+"""Configuration: JSON-schema validation with defaults, and cross-key checks.
+
+The Snakefile and the command line both load configs through `validate_config`
+so a mistake is reported the same way everywhere: one line naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import InputError
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
+    """A validator that also fills `default` values (as snakemake.utils.validate does)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        parts.append(missing)
+    if error.validator == "additionalProperties" and "'" in error.message:
+        parts.append(error.message.split("'")[1])
+    return ".".join(parts) or "(top level)"
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Validate `config` in place (filling defaults) and return it; raise InputError naming the key."""
+    schema = load_schema(schema_path)
+    errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        message = error.message if len(error.message) < 200 else error.message[:200] + "..."
+        raise InputError(f"config key '{_key_path(error)}': {message}")
+    _check_cross_references(config)
+    return config
+
+
+def _check_cross_references(config: dict[str, Any]) -> None:
+    """Checks a JSON schema cannot express: names that must refer to each other."""
+    embedders = config["embedders"]
+    for name, experiment in config["experiments"].items():
+        for embedder in experiment["embedders"]:
+            if embedder not in embedders:
+                raise InputError(
+                    f"config key 'experiments.{name}.embedders': unknown embedder '{embedder}' "
+                    f"(defined: {', '.join(embedders)})"
+                )
+    filt = config["filter"]
+    if filt["min_length"] > filt["max_length"]:
+        raise InputError("config key 'filter.min_length': larger than filter.max_length")
+    for name in list(embedders) + list(config["experiments"]):
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"config name '{name}': use letters, digits, '_' or '-' only (it becomes a path)")
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: config must be a YAML mapping")
+    return validate_config(config)

@@ -1,0 +1,67 @@
+"""Figure stages: read saved results and call `plots`; one function per figure rule.
+
+Figures never need models or embeddings, so `snakemake --forcerun` on a figure
+rule (or an edit of plots.py) redraws it in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import plots
+from .dataset import read_dataset
+
+
+def _stem(smk: Any) -> str:
+    return str(Path(smk.output.png).with_suffix(""))
+
+
+def _summaries(paths: list[str]) -> dict[str, dict[str, Any]]:
+    loaded = [json.loads(Path(p).read_text()) for p in paths]
+    return {s["experiment"]: s for s in loaded}
+
+
+def draw_dataset_overview(smk: Any) -> None:
+    excluded = pd.read_csv(smk.input.excluded, sep="\t", dtype={"id": str}, keep_default_na=False)
+    plots.plot_dataset_overview(
+        read_dataset(smk.input.dataset), excluded, _stem(smk),
+        min_length=smk.params.filter["min_length"], max_length=smk.params.filter["max_length"],
+    )
+
+
+def draw_confusion(smk: Any) -> None:
+    plots.plot_confusion(json.loads(Path(smk.input.summary).read_text()), _stem(smk))
+
+
+def draw_training_curves(smk: Any) -> None:
+    histories = {}
+    for path in smk.input.histories:
+        fold = int(Path(path).parent.name.removeprefix("fold_"))
+        histories[fold] = pd.read_csv(path, sep="\t")
+    plots.plot_training_curves(histories, _stem(smk), title=f"{smk.wildcards.experiment}: training curves per fold")
+
+
+def draw_per_class_mcc(smk: Any) -> None:
+    plots.plot_per_class_mcc(_summaries(list(smk.input.summaries)), _stem(smk))
+
+
+def draw_global_metrics(smk: Any) -> None:
+    plots.plot_global_metrics(_summaries(list(smk.input.summaries)), _stem(smk))
+
+
+_BY_RULE = {
+    "figure_dataset_overview": draw_dataset_overview,
+    "figure_confusion": draw_confusion,
+    "figure_training_curves": draw_training_curves,
+    "figure_per_class_mcc": draw_per_class_mcc,
+    "figure_global_metrics": draw_global_metrics,
+}
+
+
+def draw(smk: Any) -> None:
+    """Entry point of workflow/scripts/figure.py: dispatch on the rule's name."""
+    _BY_RULE[smk.rule](smk)

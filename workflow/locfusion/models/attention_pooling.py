@@ -1,0 +1,57 @@
+"""`attention_pooling`: DeepLocPro's classification head, the baseline to beat.
+
+Inputs are concatenated along the feature axis (D = sum of input dims), layer
+normalized per residue, scored by one linear attention score per position,
+pooled with a softmax over the protein's own residues, and classified by an
+MLP D -> hidden_dim -> n_classes (ReLU, dropout). With one ESM-2 input this is
+the DeepLocPro setting; more inputs give a fusion-by-concatenation baseline.
+
+Organism group (option, off in DeepLocPro): as in `fusion`, a learned
+`group_dim` embedding is concatenated to the pooled vector before the MLP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .layers import GroupConcat, check_forward_inputs, length_mask, masked_softmax
+from .registry import register_model
+
+ATTENTION_POOLING_DEFAULTS: dict[str, Any] = {
+    "hidden_dim": 256,  # MLP hidden width
+    "dropout": 0.2,
+    "group_dim": 16,  # organism group embedding size (used only when n_groups > 0)
+}
+
+
+@register_model("attention_pooling", ATTENTION_POOLING_DEFAULTS)
+class AttentionPoolingNetwork(nn.Module):
+    """LayerNorm -> linear attention score per residue -> masked softmax pooling -> MLP."""
+
+    def __init__(self, input_dims: Sequence[int], params: Mapping[str, Any], n_classes: int, n_groups: int) -> None:
+        super().__init__()
+        self.input_dims = tuple(input_dims)
+        self.n_groups = n_groups
+        dim = sum(self.input_dims)
+        self.norm = nn.LayerNorm(dim)
+        self.score = nn.Linear(dim, 1)
+        self.group_input = GroupConcat(n_groups, params["group_dim"])
+        self.classifier = nn.Sequential(
+            nn.Linear(dim + self.group_input.out_extra, params["hidden_dim"]),
+            nn.ReLU(),
+            nn.Dropout(params["dropout"]),
+            nn.Linear(params["hidden_dim"], n_classes),
+        )
+
+    def forward(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None = None) -> Tensor:
+        lengths = check_forward_inputs(inputs, lengths, self.input_dims, groups, self.n_groups)
+        x = self.norm(inputs[0] if len(inputs) == 1 else torch.cat(list(inputs), dim=-1))
+        valid = length_mask(lengths, x.shape[1], device=x.device)
+        weights = masked_softmax(self.score(x).squeeze(-1), valid, dim=-1)  # (B, L)
+        pooled = torch.einsum("bl,bld->bd", weights.to(x.dtype), x)
+        return self.classifier(self.group_input(pooled, groups))

@@ -1,0 +1,178 @@
+"""`fusion`: the study's ImprovedFusionNetwork, generalized to N >= 1 embedders.
+
+Per-residue embeddings from several protein language models are fused
+position by position (cross-attention + a learned gate), read in context by a
+BiLSTM, summarized by multi-head attention pooling and classified by an MLP:
+
+    inputs (B, L, D_i) --CrossAttentionFusion--> (B, L, hidden)
+        --PackedBiLSTM--> (B, L, 2*lstm_hidden) --MultiHeadAttentionPooling--> (B, 2*lstm_hidden)
+        [--GroupConcat: + organism group embedding--] --classifier--> (B, n_classes)
+
+With the study's inputs (ESM-2 650M, 1280-d; ProstT5, 1024-d) and defaults it
+has exactly 8,412,936 trainable parameters: cross-attention 4,071,426,
+BiLSTM 3,154,944, pooling 789,504, classifier 397,062.
+
+Generalization beyond two inputs: all inputs are per-residue embeddings of the
+same sequence (same L), so input i queries the mean of the *other* inputs'
+projections (for two inputs that is exactly "A queries B, B queries A"); a single
+input attends to itself, and its fusion gate is dropped because a softmax over
+one input is constant. The gate maps the N concatenated attended streams
+(N*hidden) through hidden to N mixing weights per position.
+
+Organism group (option, off in the study): a learned `group_dim` embedding of
+the group index is concatenated to the pooled vector, widening only the
+classifier's first Linear; with `n_groups=0` the model is the study's exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .layers import GroupConcat, check_forward_inputs, length_mask, masked_softmax
+from .registry import register_model
+
+FUSION_DEFAULTS: dict[str, Any] = {
+    "hidden_dim": 512,  # projection / fusion width
+    "attention_heads": 8,  # heads of each cross-attention
+    "lstm_hidden": 256,  # per direction; the BiLSTM output is 2 * lstm_hidden
+    "lstm_layers": 2,
+    "pool_heads": 4,  # attention pooling heads (head dim = 2 * lstm_hidden / pool_heads)
+    "classifier_hidden": 256,  # classifier: pooled -> hidden_dim -> classifier_hidden -> classes
+    "dropout": 0.2,
+    "group_dim": 16,  # organism group embedding size (used only when n_groups > 0)
+}
+
+
+def _check(p: Mapping[str, Any]) -> str | None:
+    if p["hidden_dim"] % p["attention_heads"]:
+        return f"hidden_dim ({p['hidden_dim']}) must be divisible by attention_heads ({p['attention_heads']})"
+    if (2 * p["lstm_hidden"]) % p["pool_heads"]:
+        return f"2 * lstm_hidden ({2 * p['lstm_hidden']}) must be divisible by pool_heads ({p['pool_heads']})"
+    return None
+
+
+class CrossAttentionFusion(nn.Module):
+    """Project each input to `hidden`, let each attend to the others, gate-mix per position."""
+
+    def __init__(self, input_dims: Sequence[int], hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        n = len(input_dims)
+        self.projections = nn.ModuleList(nn.Linear(d, hidden) for d in input_dims)
+        self.attentions = nn.ModuleList(nn.MultiheadAttention(hidden, heads, batch_first=True) for _ in range(n))
+        self.gate = (
+            nn.Sequential(nn.Linear(n * hidden, hidden), nn.ReLU(), nn.Linear(hidden, n)) if n > 1 else None
+        )
+        self.output = nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout))
+
+    def forward(self, inputs: Sequence[Tensor], padding: Tensor) -> Tensor:
+        """`padding`: (B, L) bool, True at padded positions (the keys no query may see)."""
+        projected = [proj(x) for proj, x in zip(self.projections, inputs)]
+        attended = []
+        for i, (query, attention) in enumerate(zip(projected, self.attentions)):
+            others = [p for j, p in enumerate(projected) if j != i] or [query]
+            context = others[0] if len(others) == 1 else torch.stack(others).mean(dim=0)
+            out, _ = attention(query, context, context, key_padding_mask=padding, need_weights=False)
+            attended.append(out + query)
+        if self.gate is None:
+            fused = attended[0]
+        else:
+            weights = torch.softmax(self.gate(torch.cat(attended, dim=-1)), dim=-1)
+            fused = sum(weights[..., i : i + 1] * a for i, a in enumerate(attended))
+        return self.output(fused)
+
+
+class PackedBiLSTM(nn.Module):
+    """Bidirectional LSTM over each protein's own residues only, then LayerNorm.
+
+    Packing keeps the backward direction from starting in the padding (which
+    would make a protein's output depend on its batch) and skips that compute.
+    The recurrence runs in float32 even under autocast: the cell state is a
+    running sum over up to ~1000 steps, which bfloat16's 8-bit mantissa
+    degrades, and the LSTM is a small share of the model's FLOPs.
+    """
+
+    def __init__(self, input_dim: int, hidden: int, layers: int, dropout: float) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_dim,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.norm = nn.LayerNorm(2 * hidden)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """`lengths`: (B,) int64 on the CPU, as `pack_padded_sequence` requires."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            packed = pack_padded_sequence(x.float(), lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.norm(out)
+
+
+class MultiHeadAttentionPooling(nn.Module):
+    """Pool (B, L, dim) to (B, dim): each head's learnable query scores the valid positions."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.query = nn.Parameter(torch.randn(heads, self.head_dim) / math.sqrt(self.head_dim))
+        self.key = nn.Linear(dim, dim)
+        self.value = nn.Linear(dim, dim)
+        self.output = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.Dropout(dropout))
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """`mask`: (B, L) bool, True at valid residues."""
+        batch, length, _ = x.shape
+        keys = self.key(x).view(batch, length, self.heads, self.head_dim)
+        values = self.value(x).view(batch, length, self.heads, self.head_dim)
+        scores = torch.einsum("blhd,hd->bhl", keys, self.query.to(keys.dtype)) / math.sqrt(self.head_dim)
+        weights = masked_softmax(scores, mask.unsqueeze(1), dim=-1)  # (B, H, L)
+        pooled = torch.einsum("bhl,blhd->bhd", weights.to(values.dtype), values)
+        return self.output(pooled.reshape(batch, self.heads * self.head_dim))
+
+
+@register_model("fusion", FUSION_DEFAULTS, check=_check)
+class FusionNetwork(nn.Module):
+    """ImprovedFusionNetwork: cross-attention fusion -> BiLSTM -> attention pooling -> MLP."""
+
+    def __init__(self, input_dims: Sequence[int], params: Mapping[str, Any], n_classes: int, n_groups: int) -> None:
+        super().__init__()
+        self.input_dims = tuple(input_dims)
+        self.n_groups = n_groups
+        hidden, dropout = params["hidden_dim"], params["dropout"]
+        pooled_dim = 2 * params["lstm_hidden"]
+        self.cross_attention = CrossAttentionFusion(self.input_dims, hidden, params["attention_heads"], dropout)
+        self.bilstm = PackedBiLSTM(hidden, params["lstm_hidden"], params["lstm_layers"], dropout)
+        self.pooling = MultiHeadAttentionPooling(pooled_dim, params["pool_heads"], dropout)
+        self.group_input = GroupConcat(n_groups, params["group_dim"])
+        mid = params["classifier_hidden"]
+        self.classifier = nn.Sequential(
+            nn.Linear(pooled_dim + self.group_input.out_extra, hidden),
+            nn.LayerNorm(hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, mid),
+            nn.LayerNorm(mid),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(mid, n_classes),
+        )
+
+    def forward(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None = None) -> Tensor:
+        lengths = check_forward_inputs(inputs, lengths, self.input_dims, groups, self.n_groups)
+        valid = length_mask(lengths, inputs[0].shape[1], device=inputs[0].device)
+        fused = self.cross_attention(inputs, ~valid)
+        context = self.bilstm(fused, lengths)
+        pooled = self.pooling(context, valid)
+        return self.classifier(self.group_input(pooled, groups))

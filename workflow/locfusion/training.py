@@ -1,0 +1,359 @@
+"""Training one fold with the study's protocol, checkpointed every epoch.
+
+Protocol (study defaults, all configurable): for test fold k the validation
+fold is (k+1) mod n and the rest train; AdamW, CosineAnnealingWarmRestarts
+stepped per epoch, class-weighted cross-entropy (w_c = N / (C N_c)) or focal
+loss, gradient clipping, early stopping on validation MCC with patience, best
+epoch kept. Each epoch ends with an atomic checkpoint holding everything needed
+to continue bit-for-bit (weights, optimizer, scheduler, torch RNG, history);
+batch order is derived from (seed, epoch), so a run killed and resumed gives
+the same final model as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import __version__
+from .batching import make_batches, pad_batch
+from .classes import CLASS_INDEX, CLASSES, GROUP_INDEX, GROUPS, N_CLASSES
+from .device import TORCH_DTYPES, resolve_precision
+from .errors import InputError
+from .io import atomic_path, write_json, write_tsv
+from .metrics import classification_metrics
+from .models import build_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The `training:` section of the config (defaults: the study)."""
+
+    epochs: int = 50
+    patience: int = 15
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    t0: int = 10
+    t_mult: int = 2
+    grad_clip: float = 1.0
+    loss: str = "cross_entropy"
+    focal_gamma: float = 2.0
+    class_weights: bool = True
+    precision: str = "fp32"
+    bucketed_batches: bool = True
+    seed: int = 42
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> TrainingSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in section.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """What is trained: a model kind, its hyperparameters and its input embedders."""
+
+    name: str
+    model: str
+    embedders: tuple[str, ...]
+    params: dict[str, Any]
+    use_group: bool = False
+
+    @classmethod
+    def from_config(cls, name: str, section: Mapping[str, Any]) -> ExperimentSpec:
+        return cls(
+            name=name,
+            model=section["model"],
+            embedders=tuple(section["embedders"]),
+            params=dict(section.get("params") or {}),
+            use_group=bool(section.get("use_group", False)),
+        )
+
+
+def fold_split(test_fold: int, n_folds: int = 5) -> tuple[list[int], int]:
+    """(training folds, validation fold) for a test fold: validation is (k+1) mod n."""
+    if not 0 <= test_fold < n_folds:
+        raise InputError(f"test fold {test_fold} outside 0-{n_folds - 1}")
+    val = (test_fold + 1) % n_folds
+    return [f for f in range(n_folds) if f not in (test_fold, val)], val
+
+
+class ProteinSet:
+    """Proteins with their per-embedder float16 features preloaded in memory."""
+
+    def __init__(self, table: pd.DataFrame, embeddings: Sequence[Mapping[str, np.ndarray]], embedder_names: Sequence[str]):
+        self.ids: list[str] = table["id"].tolist()
+        self.table = table.reset_index(drop=True)
+        self.labels = torch.tensor([CLASS_INDEX[c] for c in table["label"]], dtype=torch.long)
+        self.groups = torch.tensor([GROUP_INDEX[g] for g in table["group"]], dtype=torch.long)
+        self.features: list[list[torch.Tensor]] = []
+        for name, store in zip(embedder_names, embeddings):
+            missing = [pid for pid in self.ids if pid not in store]
+            if missing:
+                raise InputError(f"embedder '{name}': no embedding for {len(missing)} protein(s), e.g. '{missing[0]}'")
+            self.features.append([torch.from_numpy(np.asarray(store[pid], dtype=np.float16)) for pid in self.ids])
+        lengths = [f.shape[0] for f in self.features[0]]
+        for name, feats in zip(embedder_names[1:], self.features[1:]):
+            for pid, a, f in zip(self.ids, lengths, feats):
+                if f.shape[0] != a:
+                    raise InputError(
+                        f"protein '{pid}': embedder '{name}' has {f.shape[0]} residues but "
+                        f"'{embedder_names[0]}' has {a}; fused embedders must crop alike"
+                    )
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.dims = [feats[0].shape[1] for feats in self.features]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def batch(self, indices: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(padded inputs per embedder, lengths, labels, groups) for the given indices."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
+        return inputs, torch.as_tensor(self.lengths[indices]), self.labels[idx], self.groups[idx]
+
+
+def class_weight_vector(labels: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
+    """w_c = N / (C * N_c) over the training labels; 0 for a class absent from training."""
+    counts = torch.bincount(labels, minlength=n_classes).double()
+    weights = torch.where(counts > 0, labels.numel() / (n_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+    return weights.float()
+
+
+class FocalLoss(nn.Module):
+    """Focal loss (Lin et al.) with optional class weights: down-weights easy examples."""
+
+    def __init__(self, gamma: float, weight: torch.Tensor | None = None):
+        super().__init__()
+        self.gamma = gamma
+        self.register_buffer("weight", weight if weight is not None else torch.ones(N_CLASSES))
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(1, target[:, None]).squeeze(1)
+        w = self.weight[target]
+        loss = -w * (1 - logp.exp()) ** self.gamma * logp
+        return loss.sum() / w.sum().clamp(min=1e-12)
+
+
+def make_loss(settings: TrainingSettings, train_labels: torch.Tensor) -> nn.Module:
+    weight = class_weight_vector(train_labels) if settings.class_weights else None
+    if settings.loss == "focal":
+        return FocalLoss(settings.focal_gamma, weight)
+    return nn.CrossEntropyLoss(weight=weight)
+
+
+def _autocast(precision: str) -> torch.autocast:
+    return torch.autocast("cpu", dtype=TORCH_DTYPES.get(precision, torch.float32), enabled=precision == "bf16")
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool) -> np.ndarray:
+    """Class probabilities (N x C) in the order of `data`, batched by length."""
+    model.eval()
+    out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
+    for indices in make_batches(data.lengths, batch_size):
+        inputs, lengths, _, groups = data.batch(indices)
+        with _autocast(precision):
+            logits = model(inputs, lengths, groups if use_group else None)
+        out[indices] = torch.softmax(logits.float(), dim=-1).double().numpy()
+    return out
+
+
+def _evaluate(model: nn.Module, data: ProteinSet, loss_fn: nn.Module, settings: TrainingSettings, precision: str, use_group: bool) -> dict[str, float]:
+    proba = predict_proba(model, data, settings.batch_size, precision, use_group)
+    logp = torch.log(torch.from_numpy(proba).clamp(min=1e-12)).float()
+    loss = float(nn.functional.nll_loss(logp, data.labels, weight=getattr(loss_fn, "weight", None)))
+    metrics = classification_metrics([CLASSES[i] for i in data.labels.tolist()], [CLASSES[i] for i in proba.argmax(1)])
+    return {"val_loss": loss, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"], "val_mcc": metrics["mcc"]}
+
+
+def fingerprint(*parts: Any) -> str:
+    """Stable hash of what a checkpoint depends on: resume only into the same run."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class FoldResult:
+    best_epoch: int
+    best_val_mcc: float
+    epochs_run: int
+    resumed_from: int
+
+
+def train_fold(
+    experiment: ExperimentSpec,
+    settings: TrainingSettings,
+    train: ProteinSet,
+    val: ProteinSet,
+    checkpoint_path: str | Path,
+    threads: int = 1,
+    data_fingerprint: str = "",
+) -> tuple[nn.Module, list[dict[str, Any]], FoldResult]:
+    """Train with early stopping; resume from `checkpoint_path` when it matches this run."""
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    precision = resolve_precision(settings.precision, "cpu") if settings.precision == "auto" else settings.precision
+    torch.manual_seed(settings.seed)
+    n_groups = len(GROUPS) if experiment.use_group else 0
+    model = build_model(experiment.model, train.dims, experiment.params, n_classes=N_CLASSES, n_groups=n_groups)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=settings.t0, T_mult=settings.t_mult)
+    loss_fn = make_loss(settings, train.labels)
+    run_id = fingerprint(asdict(settings), asdict(experiment), data_fingerprint, train.dims)
+
+    history: list[dict[str, Any]] = []
+    best = {"mcc": -np.inf, "epoch": 0, "state": None, "stale": 0}
+    start_epoch = 1
+    checkpoint_path = Path(checkpoint_path)
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, weights_only=True)
+        if state.get("run_id") == run_id:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"])
+            history = state["history"]
+            best = {"mcc": state["best_mcc"], "epoch": state["best_epoch"], "state": state["best_state"], "stale": state["stale"]}
+            start_epoch = state["epoch"] + 1
+            log.info("resuming from checkpoint after epoch %d", state["epoch"])
+        else:
+            log.warning("ignoring checkpoint %s: it belongs to another configuration or dataset", checkpoint_path)
+    resumed_from = start_epoch - 1
+
+    for epoch in range(start_epoch, settings.epochs + 1):
+        if best["stale"] >= settings.patience:
+            break
+        t0 = time.perf_counter()
+        model.train()
+        rng = np.random.default_rng([settings.seed, epoch])
+        total, count = 0.0, 0
+        for indices in make_batches(train.lengths, settings.batch_size, rng, settings.bucketed_batches):
+            inputs, lengths, labels, groups = train.batch(indices)
+            optimizer.zero_grad(set_to_none=True)
+            with _autocast(precision):
+                logits = model(inputs, lengths, groups if experiment.use_group else None)
+            loss = loss_fn(logits.float(), labels)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+            optimizer.step()
+            total += float(loss) * len(indices)
+            count += len(indices)
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        row = {"epoch": epoch, "train_loss": total / max(count, 1)}
+        row.update(_evaluate(model, val, loss_fn, settings, precision, experiment.use_group))
+        improved = row["val_mcc"] > best["mcc"]
+        if improved:
+            best = {"mcc": row["val_mcc"], "epoch": epoch, "state": {k: v.detach().clone() for k, v in model.state_dict().items()}, "stale": 0}
+        else:
+            best["stale"] += 1
+        row.update(lr=lr, seconds=round(time.perf_counter() - t0, 3), best=improved)
+        history.append(row)
+        log.info(
+            "epoch %d/%d train_loss %.4f val_loss %.4f val_mcc %.4f%s (%.1f s)",
+            epoch, settings.epochs, row["train_loss"], row["val_loss"], row["val_mcc"], " *" if improved else "", row["seconds"],
+        )
+        _save_checkpoint(checkpoint_path, run_id, epoch, model, optimizer, scheduler, history, best)
+
+    if best["state"] is None:
+        raise RuntimeError("no epoch was trained")
+    model.load_state_dict(best["state"])
+    result = FoldResult(best_epoch=best["epoch"], best_val_mcc=float(best["mcc"]), epochs_run=len(history), resumed_from=resumed_from)
+    return model, history, result
+
+
+def _save_checkpoint(path: Path, run_id: str, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: Any, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
+    state = {
+        "run_id": run_id,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+        "best_mcc": float(best["mcc"]),
+        "best_epoch": int(best["epoch"]),
+        "best_state": best["state"],
+        "stale": int(best["stale"]),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def predictions_frame(data: ProteinSet, proba: np.ndarray) -> pd.DataFrame:
+    """The `test_predictions.tsv` table: id, fold, group, true, predicted, one column per class."""
+    frame = pd.DataFrame({
+        "id": data.ids,
+        "fold": data.table["fold"].astype(int).to_numpy(),
+        "group": data.table["group"].to_numpy(),
+        "true": data.table["label"].to_numpy(),
+        "predicted": [CLASSES[i] for i in proba.argmax(1)],
+    })
+    for j, name in enumerate(CLASSES):
+        frame[name] = proba[:, j]
+    return frame
+
+
+def model_manifest(experiment: ExperimentSpec, dims: Sequence[int], result: FoldResult, test_fold: int, n_folds: int, settings: TrainingSettings) -> dict[str, Any]:
+    """Self-description stored beside the weights: enough to rebuild the model without code pickles."""
+    train_folds, val_fold = fold_split(test_fold, n_folds)
+    return {
+        "experiment": experiment.name,
+        "model": experiment.model,
+        "params": experiment.params,
+        "embedders": list(experiment.embedders),
+        "input_dims": list(dims),
+        "use_group": experiment.use_group,
+        "classes": list(CLASSES),
+        "groups": list(GROUPS),
+        "test_fold": test_fold,
+        "val_fold": val_fold,
+        "train_folds": train_folds,
+        "best_epoch": result.best_epoch,
+        "best_val_mcc": result.best_val_mcc,
+        "epochs_run": result.epochs_run,
+        "training": asdict(settings),
+        "locfusion_version": __version__,
+    }
+
+
+def save_fold_outputs(out: Mapping[str, str | Path], model: nn.Module, manifest: dict[str, Any], history: list[dict[str, Any]], predictions: pd.DataFrame) -> None:
+    """Write weights (safetensors), manifest, history and test predictions atomically."""
+    from safetensors.torch import save_file
+
+    with atomic_path(out["weights"]) as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata={"manifest": json.dumps(manifest)})
+    write_json(manifest, out["manifest"])
+    write_tsv(pd.DataFrame(history), out["history"])
+    write_tsv(predictions, out["predictions"], float_format="%.6g")
+
+
+def load_fold_model(weights: str | Path, manifest: Mapping[str, Any] | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a trained fold model from safetensors (no pickle: safe to load from anywhere)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if manifest is None:
+        with safe_open(str(weights), framework="pt") as handle:
+            manifest = json.loads(handle.metadata()["manifest"])
+    n_groups = len(manifest["groups"]) if manifest["use_group"] else 0
+    model = build_model(manifest["model"], manifest["input_dims"], manifest["params"], n_classes=len(manifest["classes"]), n_groups=n_groups)
+    model.load_state_dict(load_file(str(weights)))
+    model.eval()
+    return model, dict(manifest)

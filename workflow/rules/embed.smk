@@ -1,0 +1,62 @@
+localrules:
+    plan_shards,
+    check_embeddings,
+
+
+rule plan_shards:
+    """Assign proteins to embedding shards, balanced by residues."""
+    input:
+        dataset="results/data/dataset.tsv",
+    output:
+        shards="results/embeddings/shards.tsv",
+    log:
+        "results/logs/plan_shards.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        n_shards=N_SHARDS,
+    script:
+        "../scripts/plan_shards.py"
+
+
+rule embed:
+    """Per-residue embeddings of one shard, float16 HDF5, written atomically."""
+    input:
+        dataset="results/data/dataset.tsv",
+        shards="results/embeddings/shards.tsv",
+    output:
+        h5="results/embeddings/{embedder}/shard_{shard}.h5",
+    log:
+        "results/logs/embed/{embedder}/shard_{shard}.log",
+    benchmark:
+        "results/benchmarks/embed/{embedder}/shard_{shard}.tsv"
+    conda:
+        "../../envs/embed.yaml"
+    threads: config["embed"]["threads"]
+    resources:
+        mem_mb=attempt_scaled(config["embed"]["mem_mb"]),
+        runtime=attempt_scaled(config["embed"]["runtime"]),
+        gpu=config["embed"]["gpu"],
+    params:
+        spec=lambda wildcards: config["embedders"][wildcards.embedder],
+        embed=config["embed"],
+        filter=config["filter"],
+    script:
+        "../scripts/embed.py"
+
+
+rule check_embeddings:
+    """Fail loudly if any protein lacks an embedding or has the wrong length."""
+    input:
+        dataset="results/data/dataset.tsv",
+        h5=lambda wildcards: shard_paths(wildcards.embedder),
+    output:
+        check="results/embeddings/{embedder}/check.json",
+    log:
+        "results/logs/check_embeddings/{embedder}.log",
+    conda:
+        "../../envs/embed.yaml"
+    params:
+        filter=config["filter"],
+    script:
+        "../scripts/check_embeddings.py"
