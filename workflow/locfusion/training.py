@@ -251,7 +251,7 @@ def train_fold(
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
             optimizer.step()
-            total += float(loss) * len(indices)
+            total += float(loss.detach()) * len(indices)
             count += len(indices)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()

@@ -1,0 +1,28 @@
+"""Shared fixtures: paths to the repository and to the real DeepLocPro data beside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared"))
+DEEPLOCPRO = SHARED / "data" / "deeplocpro"
+PARTIAL_FASTA = DEEPLOCPRO / "graphpart_partial.fasta"
+HELDOUT_DIR = DEEPLOCPRO / "heldout_predictions"
+
+
+@pytest.fixture(scope="session")
+def partial_fasta() -> Path:
+    if not PARTIAL_FASTA.is_file():
+        pytest.skip(f"real DeepLocPro data not found at {PARTIAL_FASTA} (set LOCFUSION_SHARED)")
+    return PARTIAL_FASTA
+
+
+@pytest.fixture(scope="session")
+def heldout_dir() -> Path:
+    if not HELDOUT_DIR.is_dir():
+        pytest.skip(f"DeepLocPro held-out predictions not found at {HELDOUT_DIR}")
+    return HELDOUT_DIR

@@ -1,0 +1,131 @@
+"""Training protocol: fold split, class weights, bucketing, learning, resume after interruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from locfusion import training
+from locfusion.batching import make_batches, padding_fraction
+from locfusion.classes import CLASSES
+from locfusion.training import (
+    ExperimentSpec,
+    ProteinSet,
+    TrainingSettings,
+    class_weight_vector,
+    fold_split,
+    predict_proba,
+    train_fold,
+)
+
+
+def test_fold_split_is_the_study_protocol() -> None:
+    assert fold_split(0) == ([2, 3, 4], 1)
+    assert fold_split(4) == ([1, 2, 3], 0)
+    for k in range(5):
+        train, val = fold_split(k)
+        assert sorted(train + [val, k]) == [0, 1, 2, 3, 4]
+
+
+def test_class_weights_inverse_frequency() -> None:
+    labels = torch.tensor([0] * 6 + [1] * 3 + [2] * 1)
+    w = class_weight_vector(labels, n_classes=4)
+    assert torch.allclose(w, torch.tensor([10 / (4 * 6), 10 / (4 * 3), 10 / 4, 0.0]))
+
+
+def test_bucketed_batches_cover_all_and_pad_less() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(40, 1000, size=2000)
+    bucketed = make_batches(lengths, 32, np.random.default_rng(1), bucketed=True)
+    shuffled = make_batches(lengths, 32, np.random.default_rng(1), bucketed=False)
+    for batches in (bucketed, shuffled):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(2000))
+    assert padding_fraction(lengths, bucketed) < 0.1 < padding_fraction(lengths, shuffled)
+    again = make_batches(lengths, 32, np.random.default_rng(1), bucketed=True)
+    assert all((a == b).all() for a, b in zip(bucketed, again))
+
+
+def toy_sets(n: int = 120, dims: tuple[int, ...] = (6, 4), seed: int = 0) -> tuple[ProteinSet, ProteinSet]:
+    """Proteins whose class is written in the first residues' features: learnable."""
+    rng = np.random.default_rng(seed)
+    rows, stores = [], [dict() for _ in dims]
+    for i in range(n):
+        label = i % 3
+        length = int(rng.integers(8, 30))
+        pid = f"T{i}"
+        rows.append({"id": pid, "label": CLASSES[label], "group": "negative", "fold": i % 5, "length": length})
+        for store, dim in zip(stores, dims):
+            x = rng.normal(size=(length, dim)).astype(np.float16)
+            x[:5, label % dim] += 5.0
+            store[pid] = x
+    table = pd.DataFrame(rows)
+    names = [f"e{j}" for j in range(len(dims))]
+    train = ProteinSet(table[table.fold != 0], stores, names)
+    val = ProteinSet(table[table.fold == 0], stores, names)
+    return train, val
+
+
+SPEC = ExperimentSpec("toy", "fusion", ("e0", "e1"), {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8,
+                                                      "pool_heads": 2, "classifier_hidden": 8, "dropout": 0.1})
+
+
+def test_training_learns_and_keeps_best_epoch(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=15, patience=15, batch_size=16, lr=5e-3, seed=1)
+    model, history, result = train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
+    assert len(history) == result.epochs_run == 15
+    assert result.best_val_mcc == max(h["val_mcc"] for h in history) > 0.8
+    proba = predict_proba(model, val, 8, "fp32", use_group=False)
+    assert np.allclose(proba.sum(1), 1.0)
+    assert history[0]["lr"] == pytest.approx(5e-3)
+
+
+def test_early_stopping_respects_patience(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=40, patience=2, batch_size=16, lr=1e-9, seed=1)
+    _, history, result = train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
+    assert result.epochs_run < 40
+    assert result.epochs_run - result.best_epoch == 2
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=6, patience=6, batch_size=16, lr=3e-3, seed=3)
+    reference, ref_history, _ = train_fold(SPEC, settings, train, val, tmp_path / "a.pt")
+
+    real_save = training._save_checkpoint
+
+    def save_then_die(path, run_id, epoch, *args):  # type: ignore[no-untyped-def]
+        real_save(path, run_id, epoch, *args)
+        if epoch == 3:
+            raise KeyboardInterrupt("simulated kill after epoch 3")
+
+    monkeypatch.setattr(training, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
+    monkeypatch.setattr(training, "_save_checkpoint", real_save)
+    resumed, history, result = train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
+    assert result.resumed_from == 3
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(history) == drop(ref_history)
+
+
+def test_checkpoint_of_another_run_is_ignored(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    ckpt = tmp_path / "c.pt"
+    train_fold(SPEC, TrainingSettings(epochs=2, patience=2, batch_size=16, seed=1), train, val, ckpt)
+    _, _, result = train_fold(SPEC, TrainingSettings(epochs=2, patience=2, batch_size=16, seed=2), train, val, ckpt)
+    assert result.resumed_from == 0
+
+
+def test_mismatched_embedding_lengths_are_refused() -> None:
+    table = pd.DataFrame([{"id": "A", "label": "Cytoplasmic", "group": "negative", "fold": 0, "length": 5}])
+    stores = [{"A": np.zeros((5, 2), np.float16)}, {"A": np.zeros((4, 2), np.float16)}]
+    with pytest.raises(ValueError, match="'A'.*4 residues"):
+        ProteinSet(table, stores, ["x", "y"])
