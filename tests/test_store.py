@@ -1,0 +1,362 @@
+"""HDF5 embedding shards: planning, batching, writing, reading, checking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from locfusion.embedders import Embedder, RuntimeOptions, build_embedder
+from locfusion.embedders.base import STANDARD_AA
+from locfusion.errors import InputError
+from locfusion.sequence import crop_sequence
+from locfusion.store import (
+    EmbeddingReader,
+    check_complete,
+    dataset_name,
+    embed_to_shard,
+    id_from_dataset_name,
+    iter_embeddings,
+    length_batches,
+    load_embeddings,
+    open_shards,
+    plan_shards,
+)
+
+ODD_IDS = [
+    "sp|P0A7V0|RS2_ECOLI",
+    "WP_000000001.1",
+    "a/b/c",
+    ".hidden",
+    "..",
+    "100%",
+    "with space",
+    "ünïcode",
+    "tr|A0A0%2F|X",
+]
+
+
+def protein(rng: np.random.Generator, n: int) -> str:
+    return "".join(rng.choice(list(STANDARD_AA), size=n))
+
+
+def records(rng: np.random.Generator, lengths: Sequence[int], prefix: str = "P") -> list[tuple[str, str]]:
+    return [(f"{prefix}{i}", protein(rng, n)) for i, n in enumerate(lengths)]
+
+
+class LimitedEmbedder(Embedder):
+    """A model with its own length limit (like ESM-2's 1022) that records the batches it sees."""
+
+    kind = "test_limited"
+    dim = 3
+    max_residues = 1022
+
+    def __init__(self, fail_on_batch: int | None = None, scale: float = 1.0) -> None:
+        super().__init__("limited", {"kind": self.kind}, RuntimeOptions())
+        self.batches: list[list[int]] = []
+        self.fail_on_batch = fail_on_batch
+        self.scale = scale
+
+    def embed_batch(self, sequences: Sequence[str]) -> list[np.ndarray]:
+        if self.fail_on_batch is not None and len(self.batches) == self.fail_on_batch:
+            raise RuntimeError("simulated crash")
+        self.batches.append([len(s) for s in sequences])
+        return [
+            np.stack([np.arange(len(s)), np.full(len(s), len(s)), [ord(c) for c in s]], axis=1).astype(np.float32)
+            * self.scale
+            for s in sequences
+        ]
+
+
+@pytest.fixture()
+def blosum() -> Embedder:
+    return build_embedder("blosum", {"kind": "blosum62"})
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def test_plan_shards_balanced_and_deterministic() -> None:
+    rng = np.random.default_rng(1)
+    lengths = [int(x) for x in rng.integers(40, 1000, size=500)]
+    ids = [f"P{i}" for i in range(len(lengths))]
+    for n_shards in (1, 3, 7, 50, 500):
+        plan = plan_shards(ids, lengths, n_shards)
+        loads = np.bincount(plan, weights=lengths, minlength=n_shards)
+        assert loads.sum() == sum(lengths)
+        assert loads.max() <= loads.mean() + max(lengths)
+        assert (np.bincount(plan, minlength=n_shards) >= 1).all()
+        assert plan == plan_shards(ids, lengths, n_shards)
+        # Same (id, length) pairs in another order: same shard for every id.
+        perm = rng.permutation(len(ids))
+        shuffled = plan_shards([ids[i] for i in perm], [lengths[i] for i in perm], n_shards)
+        assert {ids[i]: s for i, s in zip(perm, shuffled, strict=True)} == dict(zip(ids, plan, strict=True))
+    # Greedy onto the lightest shard (not round-robin): one long protein balances nine short ones.
+    assert plan_shards([f"s{i}" for i in range(10)], [9] + [1] * 9, 2) == [0] + [1] * 9
+    # Balanced far better than the bound on this easy case.
+    loads = np.bincount(plan_shards(ids, lengths, 7), weights=lengths)
+    assert loads.max() - loads.min() < max(lengths)
+
+
+def test_plan_shards_fewer_proteins_than_shards() -> None:
+    plan = plan_shards(["a", "b"], [10, 20], 4)
+    assert sorted(plan) == [0, 1] and plan[1] == 0
+    assert plan_shards([], [], 3) == []
+    with pytest.raises(InputError, match="duplicate.*'?a"):
+        plan_shards(["a", "a"], [1, 2], 2)
+    with pytest.raises(ValueError):
+        plan_shards(["a"], [1], 0)
+
+
+def test_length_batches_respect_budget() -> None:
+    rng = np.random.default_rng(2)
+    lengths = [int(x) for x in rng.integers(1, 1500, size=300)]
+    budget = 4000
+    batches = length_batches(lengths, budget)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)
+    for b in batches:
+        longest = max(lengths[i] for i in b)
+        assert longest * len(b) <= budget or len(b) == 1
+    # Greedy packing is tight: the next protein would not have fit.
+    for b, nxt in zip(batches, batches[1:]):
+        assert max(lengths[i] for i in b) * (len(b) + 1) > budget
+    assert length_batches([5000, 10, 10], 100) == [[0], [1, 2]]
+    assert length_batches([], 100) == []
+
+
+# --------------------------------------------------------------------------- writing / reading
+
+
+def test_round_trip_float16(tmp_path: Path, blosum: Embedder) -> None:
+    rng = np.random.default_rng(3)
+    recs = records(rng, [50, 120, 7, 300, 64])
+    path = tmp_path / "shard_0.h5"
+    embed_to_shard(
+        blosum,
+        recs,
+        path,
+        tokens_per_batch=400,
+        max_length=1000,
+        long_policy="drop",
+        progress=False,
+        extra_attrs={"shard": 0, "n_shards": 1},
+    )
+    loaded = load_embeddings([path])
+    assert set(loaded) == {rid for rid, _ in recs}
+    for rid, seq in recs:
+        want = blosum.embed_batch([seq])[0]
+        assert loaded[rid].dtype == np.float16 and loaded[rid].shape == want.shape
+        np.testing.assert_array_equal(loaded[rid], want.astype(np.float16))
+    with open_shards([path]) as reader:
+        assert reader.dim == 20 and len(reader) == 5 and "P0" in reader and "nope" not in reader
+        assert reader.provenance["embedder"] == "blosum" and reader.provenance["kind"] == "blosum62"
+        assert reader.provenance["policy"] == "drop" and reader.provenance["max_length"] == 1000
+        assert reader.shard_attrs[0]["shard"] == 0 and reader.shard_attrs[0]["complete"] is True
+        assert reader.attrs("P3") == {
+            "id": "P3",
+            "original_length": 300,
+            "embedded_length": 300,
+            "cropped": False,
+            "policy": "drop",
+        }
+        # Streaming: storage order is longest first; a subset comes in the order asked.
+        assert reader.ids == ["P3", "P1", "P4", "P0", "P2"]
+        assert [pid for pid, _ in reader.iter(["P2", "P0"])] == ["P2", "P0"]
+    assert [pid for pid, _ in iter_embeddings([path], ["P4"])] == ["P4"]
+    with pytest.raises(InputError, match="1 protein.*no embedding.*P9"):
+        load_embeddings([path], ["P0", "P9"])
+
+
+def test_long_protein_cropped(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    long_seq = protein(rng, 5000)
+    recs = [("long", long_seq), ("short", protein(rng, 80))]
+    # The model's own limit (1022) is stricter than max_length (2000).
+    model = LimitedEmbedder()
+    path = tmp_path / "s.h5"
+    embed_to_shard(model, recs, path, tokens_per_batch=2048, max_length=2000, long_policy="crop", progress=False)
+    with open_shards([path]) as reader:
+        emb = reader["long"]
+        assert emb.shape == (1022, 3)
+        assert reader.attrs("long") == {
+            "id": "long",
+            "original_length": 5000,
+            "embedded_length": 1022,
+            "cropped": True,
+            "policy": "crop",
+        }
+        assert reader.attrs("short")["cropped"] is False
+        assert reader.provenance["length_limit"] == 1022
+        # The model saw the cropped sequence: N-terminal 511 + C-terminal 511 residues.
+        seen = "".join(chr(int(c)) for c in emb[:, 2].astype(np.float32))
+        assert seen == crop_sequence(long_seq, 1022) == long_seq[:511] + long_seq[-511:]
+    assert model.batches == [[1022, 80]]
+    # Weight-free embedder, no model limit: crop to max_length.
+    onehot = build_embedder("oh", {"kind": "onehot"})
+    embed_to_shard(onehot, recs, path, tokens_per_batch=2048, max_length=1000, long_policy="crop", progress=False)
+    summary = check_complete([path], {"long": 1000, "short": 80})
+    assert summary["n_cropped"] == 1 and summary["n_residues"] == 1080 and summary["dim"] == 21
+
+
+@pytest.mark.parametrize("policy", ["drop", "error"])
+def test_long_protein_refused_without_crop(tmp_path: Path, blosum: Embedder, policy: str) -> None:
+    rng = np.random.default_rng(5)
+    recs = [("ok", protein(rng, 100)), ("too_long", protein(rng, 1001))]
+    with pytest.raises(InputError, match="record 'too_long': 1001 residues, more than max_length 1000"):
+        embed_to_shard(blosum, recs, tmp_path / "s.h5", 4000, 1000, policy, progress=False)
+    # Within max_length but beyond the model's own limit: refused too, not silently cropped.
+    with pytest.raises(InputError, match="'too_long'.*accepts \\(1022\\)"):
+        embed_to_shard(
+            LimitedEmbedder(), [("too_long", protein(rng, 1100))], tmp_path / "s.h5", 4000, 2000, policy, progress=False
+        )
+    assert not (tmp_path / "s.h5").exists()
+
+
+def test_bad_input_named(tmp_path: Path, blosum: Embedder) -> None:
+    with pytest.raises(InputError, match="record 'P7'.*'J' at position 2"):
+        embed_to_shard(blosum, [("P1", "MKV"), ("P7", "MJ")], tmp_path / "s.h5", 100, None, "crop", progress=False)
+    with pytest.raises(InputError, match="duplicate protein id.*P1"):
+        embed_to_shard(blosum, [("P1", "MKV"), ("P1", "MKL")], tmp_path / "s.h5", 100, None, "crop", progress=False)
+    with pytest.raises(InputError, match="long_policy"):
+        embed_to_shard(blosum, [("P1", "MKV")], tmp_path / "s.h5", 100, None, "truncate", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    recs = records(rng, [100] * 6)
+    path = tmp_path / "emb" / "shard_0.h5"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        embed_to_shard(
+            LimitedEmbedder(fail_on_batch=1),
+            recs,
+            path,
+            tokens_per_batch=200,
+            max_length=None,
+            long_policy="crop",
+            progress=False,
+        )
+    assert not path.exists()
+    assert list(path.parent.iterdir()) == []  # no temporary file left behind
+    # Non-finite output (fp16 overflow) is refused, not stored.
+    with pytest.raises(RuntimeError, match="non-finite.*P0"):
+        embed_to_shard(LimitedEmbedder(scale=1e4), recs[:1], path, 200, None, "crop", progress=False)
+    assert not path.exists()
+
+
+def test_odd_ids_round_trip(tmp_path: Path, blosum: Embedder) -> None:
+    names = [dataset_name(i) for i in ODD_IDS]
+    assert all("/" not in n and n not in (".", "..") for n in names)
+    assert len(set(names)) == len(names)
+    assert [id_from_dataset_name(n) for n in names] == ODD_IDS
+    rng = np.random.default_rng(7)
+    recs = [(pid, protein(rng, 10 + i)) for i, pid in enumerate(ODD_IDS)]
+    path = tmp_path / "odd.h5"
+    embed_to_shard(blosum, recs, path, 1000, None, "crop", progress=False)
+    loaded = load_embeddings([path])
+    assert set(loaded) == set(ODD_IDS)
+    for pid, seq in recs:
+        assert loaded[pid].shape == (len(seq), 20)
+    with h5py.File(path, "r") as f:
+        assert sorted(f["embeddings"][n].attrs["id"] for n in f["embeddings"]) == sorted(ODD_IDS)
+    check_complete([path], {pid: len(seq) for pid, seq in recs})
+
+
+def test_batched_equals_one_at_a_time(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    recs = records(rng, [int(x) for x in rng.integers(5, 400, size=20)])
+    for kind in ("onehot", "blosum62", "physchem"):
+        emb = build_embedder(kind, {"kind": kind})
+        embed_to_shard(emb, recs, tmp_path / "big.h5", 4000, None, "crop", progress=False)
+        embed_to_shard(emb, recs, tmp_path / "one.h5", 1, None, "crop", progress=False)
+        big, one = load_embeddings([tmp_path / "big.h5"]), load_embeddings([tmp_path / "one.h5"])
+        for rid, _ in recs:
+            np.testing.assert_array_equal(big[rid], one[rid])
+
+
+def test_progress_on_stderr(tmp_path: Path, blosum: Embedder, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(9)
+    embed_to_shard(blosum, records(rng, [100, 200]), tmp_path / "s.h5", 150, None, "crop", progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "res" in captured.err and "2/2 proteins" in captured.err and "100%" in captured.err
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def test_shards_and_check_complete(tmp_path: Path, blosum: Embedder) -> None:
+    rng = np.random.default_rng(10)
+    recs = records(rng, [int(x) for x in rng.integers(40, 500, size=9)])
+    ids, lengths = [r for r, _ in recs], [len(s) for _, s in recs]
+    n_shards = 12  # more shards than proteins: three stay empty but are valid files
+    plan = plan_shards(ids, lengths, n_shards)
+    paths = [tmp_path / f"shard_{k}.h5" for k in range(n_shards)]
+    for k, path in enumerate(paths):
+        embed_to_shard(
+            blosum,
+            [r for r, s in zip(recs, plan, strict=True) if s == k],
+            path,
+            1000,
+            1000,
+            "drop",
+            progress=False,
+            extra_attrs={"shard": k},
+        )
+    expected = dict(zip(ids, lengths, strict=True))
+    summary = check_complete(paths, expected)
+    assert summary["n_shards"] == n_shards and summary["n_proteins"] == 9
+    assert summary["n_residues"] == sum(lengths) and summary["dim"] == 20 and summary["n_cropped"] == 0
+    assert summary["provenance"]["embedder"] == "blosum" and "shard" not in summary["provenance"]
+    assert len(load_embeddings(paths)) == 9
+    assert check_complete(paths[-1:], {})["n_proteins"] == 0  # an empty shard alone
+
+    with pytest.raises(InputError, match=r"1 missing: GONE\b"):
+        check_complete(paths, {**expected, "GONE": 5})
+    with pytest.raises(InputError, match=rf"1 with a wrong length: P0 \({lengths[0]} stored, 7 expected\)"):
+        check_complete(paths, {**expected, "P0": 7})
+    with pytest.raises(InputError, match=r"2 unexpected: P1, P2"):
+        check_complete(paths, {k: v for k, v in expected.items() if k not in ("P1", "P2")})
+    # All three problems in one line, long lists shortened.
+    listed = r"'blosum'.*8 missing: Q0, Q1, Q2, Q3, Q4, \.\.\. \(\+3\).*9 unexpected"
+    with pytest.raises(InputError, match=listed) as err:
+        check_complete(paths, {f"Q{i}": 1 for i in range(8)})
+    assert "\n" not in str(err.value)
+
+
+def test_unusable_shards_refused(tmp_path: Path, blosum: Embedder) -> None:
+    good = tmp_path / "good.h5"
+    embed_to_shard(blosum, [("P1", "MKV")], good, 100, None, "crop", progress=False)
+    incomplete = tmp_path / "incomplete.h5"
+    embed_to_shard(blosum, [("P2", "MKV")], incomplete, 100, None, "crop", progress=False)
+    with h5py.File(incomplete, "a") as f:
+        f.attrs["complete"] = False
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not hdf5 at all")
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.zeros(3)
+    for path, why in [
+        (incomplete, "incomplete"),
+        (garbage, "unreadable"),
+        (foreign, "not a locfusion"),
+        (tmp_path / "absent.h5", "does not exist"),
+    ]:
+        with pytest.raises(InputError, match=f"{path.name}.*{why}|{why}.*{path.name}"):
+            check_complete([good, path], {"P1": 3, "P2": 3})
+    # The same protein in two shards.
+    embed_to_shard(blosum, [("P1", "MKV")], tmp_path / "dup.h5", 100, None, "crop", progress=False)
+    with pytest.raises(InputError, match="'P1' is stored twice"):
+        open_shards([good, tmp_path / "dup.h5"])
+    # Shards from different embedders do not mix.
+    other = tmp_path / "other.h5"
+    embed_to_shard(build_embedder("oh", {"kind": "onehot"}), [("P3", "MKV")], other, 100, None, "crop", progress=False)
+    with pytest.raises(InputError, match="made differently.*dim: 20 vs 21"):
+        EmbeddingReader([good, other])
+    with pytest.raises(InputError, match="no embedding shards"):
+        load_embeddings([])

@@ -1,0 +1,154 @@
+"""The workflow itself: planning, linting, formatting, envs, and a real end-to-end demo run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, job_counts, snakemake, write_config
+
+
+def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
+    """With no data and no weights: download, every shard, 2 experiments x 5 folds, evaluation, figures."""
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml"), "-n", "--cores", "45")
+    counts = job_counts(out.stdout + out.stderr)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    shards = config["embed"]["shards"]
+    assert counts["download_deeplocpro"] == 1
+    assert counts["normalize"] == counts["filter_dataset"] == counts["plan_shards"] == 1
+    assert counts["embed"] == shards * len(config["embedders"])
+    assert counts["train"] == 2 * 5 and counts["evaluate_fold"] == 10
+    assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
+    for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
+        assert counts[figure] >= 1
+
+
+def test_invalid_config_names_the_key(tmp_path: Path) -> None:
+    config = demo_config({"training": {"epochs": "many"}})
+    config["data"]["fasta"] = str(REPO / "resources/demo/demo_proteome.fasta")
+    write_config(tmp_path / "bad.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "bad.yaml", "-n", check=False)
+    assert proc.returncode != 0
+    assert "config key 'training.epochs'" in proc.stdout + proc.stderr
+
+
+def test_lint_is_clean() -> None:
+    proc = subprocess.run([SNAKEMAKE, "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_snakefmt_formatted() -> None:
+    snakefmt = str(Path(SNAKEMAKE).parent / "snakefmt")
+    proc = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _rule_blocks() -> dict[str, str]:
+    blocks: dict[str, str] = {}
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        parts = re.split(r"^rule (\w+):\n", smk.read_text(), flags=re.M)
+        for name, body in zip(parts[1::2], parts[2::2]):
+            blocks[name] = body.split("\nrule ")[0]
+    return blocks
+
+
+def test_every_rule_has_log_conda_env_and_heavy_rules_a_benchmark() -> None:
+    from packaging.requirements import Requirement
+
+    blocks = _rule_blocks()
+    assert {"normalize", "filter_dataset", "embed", "train", "evaluate_experiment"} <= set(blocks)
+    for name, body in blocks.items():
+        assert "\n    log:" in body, f"rule {name} has no log"
+        match = re.search(r'conda:\n\s+"([^"]+)"', body)
+        assert match, f"rule {name} has no conda env"
+        env_path = (REPO / "workflow/rules" / match.group(1)).resolve()
+        assert env_path.is_file(), f"rule {name}: {env_path} missing"
+        env = yaml.safe_load(env_path.read_text())
+        assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
+        for dep in env["dependencies"]:
+            if isinstance(dep, dict):
+                for pip_dep in dep["pip"]:
+                    assert Requirement(pip_dep.split("#")[0].strip()).specifier, pip_dep
+            else:
+                assert re.fullmatch(r"[\w.-]+=[\w.]+", dep), f"{env_path.name}: '{dep}' is not pinned"
+    for heavy in ("embed", "train"):
+        assert "\n    benchmark:" in blocks[heavy]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo DAG, shortened (few epochs), run for real in a scratch copy of the workflow."""
+    work = copy_workflow(tmp_path_factory.mktemp("demo"))
+    config = demo_config({"training": {"epochs": 4, "patience": 4}})
+    write_config(work / "test_config.yaml", config)
+    started = time.perf_counter()
+    snakemake(work, "--configfile", "test_config.yaml", "--cores", "2")
+    (work / "seconds.txt").write_text(f"{time.perf_counter() - started:.1f}")
+    return work
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(demo_run: Path) -> None:
+    results = demo_run / "results"
+    summary = json.loads((results / "data/filter_summary.json").read_text())
+    assert summary["kept"] + summary["excluded"] == summary["input"]
+    assert summary["excluded"] > 0
+    comparison = pd.read_csv(results / "comparison/metrics.tsv", sep="\t")
+    assert set(comparison["experiment"]) == {"fusion", "attention_pooling"}
+    for experiment in ("fusion", "attention_pooling"):
+        preds = pd.concat(
+            pd.read_csv(results / f"experiments/{experiment}/fold_{k}/test_predictions.tsv", sep="\t") for k in range(5)
+        )
+        dataset = pd.read_csv(results / "data/dataset.tsv", sep="\t")
+        assert sorted(preds["id"]) == sorted(dataset["id"])  # every kept protein tested exactly once
+        for k in range(5):
+            manifest = json.loads((results / f"experiments/{experiment}/fold_{k}/model.json").read_text())
+            assert manifest["test_fold"] == k and manifest["val_fold"] == (k + 1) % 5
+    for stem in ("dataset_overview", "per_class_mcc", "global_metrics", "fusion/confusion", "fusion/training_curves"):
+        for ext in ("png", "pdf"):
+            assert (results / f"figures/{stem}.{ext}").stat().st_size > 1000
+    log = (results / "logs/train/fusion/fold_0.log").read_text()
+    assert "epoch 1/4" in log
+
+
+@pytest.mark.slow
+def test_editing_plot_code_reruns_only_figures(demo_run: Path) -> None:
+    plots = demo_run / "workflow/locfusion/plots.py"
+    future = time.time() + 5
+    os.utime(plots, (future, future))
+    proc = snakemake(demo_run, "--configfile", "test_config.yaml", "-n", "--cores", "2")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts, proc.stdout
+    assert {rule for rule in counts if rule != "all"} <= {
+        "figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics",
+    }
+    assert "train" not in counts and "embed" not in counts
+
+
+@pytest.mark.slow
+def test_report_builds(demo_run: Path) -> None:
+    snakemake(demo_run, "--configfile", "test_config.yaml", "--report", "results/report.html", "--cores", "1")
+    html = (demo_run / "results/report.html").read_text(errors="replace")
+    assert len(html) > 10000 and "confusion" in html.lower()
+
+
+def test_bad_fasta_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    work = copy_workflow(tmp_path / "wf")
+    (work / "bad.fasta").write_text(">P1|Cytoplasmic|negative|0\nMKVLAAGLLLAAQPAMAQVDEKLSRWGHNTEIYKDFPQVVKKLL\n>P2|Nucleus|negative|1\nMKVLAAGLLLAAQPAMAQVDEKLSRWGHNTEIYKDFPQ\n")
+    config = demo_config()
+    config["data"]["fasta"] = "bad.fasta"
+    write_config(work / "c.yaml", config)
+    proc = snakemake(work, "--configfile", "c.yaml", "--cores", "1", "results/data/proteins.tsv", check=False)
+    assert proc.returncode != 0
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("locfusion: error")]
+    assert lines == ["locfusion: error in rule normalize: bad.fasta: record 2 'P2|Nucleus|negative|1': unknown location label 'Nucleus'"]
+    assert not (work / "results/data/proteins.tsv").exists()

@@ -1,0 +1,187 @@
+"""Weight-free residue features: one-hot, BLOSUM62 rows, physico-chemical scales.
+
+They need no model download, so they serve as baselines (how much does a
+protein language model add over the residue identity?), as a cheap second
+input for fusion, and as fast, exact embedders for tests of the workflow.
+Every value comes from Biopython's published tables, never typed by hand.
+
+Each kind maps a residue letter to a fixed vector through a lookup table, so a
+protein embeds in O(L) with one numpy fancy-index and the result does not depend
+on batching. The rare and ambiguous codes every embedder must accept are
+handled the same way in all three kinds:
+
+- U (selenocysteine) is treated as C and O (pyrrolysine) as K: each is a
+  modified form of that residue, encoded in the genome by a recoded stop codon;
+- B (D or N) and Z (E or Q) are the mean of their two candidates;
+- X (unknown) carries no residue information: the mean over the 20 standard
+  residues, except in one-hot, which has a dedicated 'X' column instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from Bio.Align import substitution_matrices
+from Bio.SeqUtils import ProtParamData
+
+from ..errors import InputError
+from .base import STANDARD_AA, VALID_AA, Embedder, RuntimeOptions, register
+
+__all__ = [
+    "BLOSUM_SCALE",
+    "DEFAULT_PHYSCHEM_SCALES",
+    "Blosum62Embedder",
+    "OneHotEmbedder",
+    "PhyschemEmbedder",
+    "physchem_scales",
+]
+
+# Rare residues that are modified forms of a standard one (see module docstring).
+_ALIAS = {"U": "C", "O": "K"}
+# Ambiguity codes: the two residues each may stand for.
+_CANDIDATES = {"B": ("D", "N"), "Z": ("E", "Q")}
+
+# BLOSUM62 scores are integers in [-4, 11]; /10 brings them near unit scale while
+# keeping the matrix exactly recoverable (and its zero meaning "neutral").
+BLOSUM_SCALE = 10.0
+
+# ProtParam's classic per-residue profiles: hydropathy (Kyte & Doolittle),
+# flexibility (Vihinen), hydrophilicity (Hopp & Woods), surface probability
+# (Emini) and interior-to-surface transfer energy (Janin). Hydropathy profiles
+# reveal signal peptides and transmembrane helices; the others, exposed loops.
+DEFAULT_PHYSCHEM_SCALES: tuple[str, ...] = ("kd", "Flex", "hw", "em", "ja")
+
+
+class _LookupEmbedder(Embedder):
+    """An embedder whose vector for a residue depends only on the residue letter.
+
+    Subclasses implement `_rows()`, returning the column names and one row per
+    letter of VALID_AA; this class turns them into a byte-indexed table.
+    """
+
+    max_residues = None
+
+    def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
+        super().__init__(name, spec, runtime)
+        columns, rows = self._rows()
+        if set(rows) != VALID_AA:
+            raise AssertionError(f"{type(self).__name__} must define a row for each of {sorted(VALID_AA)}")
+        self.columns: tuple[str, ...] = tuple(columns)
+        self.dim = len(self.columns)
+        letters = sorted(rows)
+        self._table = np.array([rows[c] for c in letters], dtype=np.float32).reshape(len(letters), self.dim)
+        # Byte value -> table row (-1: not a valid residue); 256 entries so any byte indexes safely.
+        self._index = np.full(256, -1, dtype=np.intp)
+        for i, c in enumerate(letters):
+            self._index[ord(c)] = i
+
+    def _rows(self) -> tuple[Sequence[str], Mapping[str, Sequence[float]]]:
+        raise NotImplementedError
+
+    def provenance(self) -> dict[str, Any]:
+        # The columns pin down defaults (e.g. the physchem scales) that the spec may leave implicit.
+        return {**super().provenance(), "columns": ",".join(self.columns)}
+
+    def embed_batch(self, sequences: Sequence[str]) -> list[np.ndarray]:
+        return [self._embed_one(seq) for seq in sequences]
+
+    def _embed_one(self, seq: str) -> np.ndarray:
+        codes = np.frombuffer(seq.encode("utf-8"), dtype=np.uint8)
+        rows = self._index[codes]
+        if len(codes) != len(seq) or (rows < 0).any():
+            pos, char = next((i, c) for i, c in enumerate(seq) if c not in VALID_AA)
+            raise InputError(
+                f"embedder '{self.name}': invalid residue {char!r} at position {pos + 1} "
+                "(sequences must be validated and upper-case before embedding)"
+            )
+        return self._table[rows]
+
+
+def _with_rare_codes(rows: dict[str, np.ndarray], unknown: np.ndarray) -> dict[str, np.ndarray]:
+    """Add U, O, B, Z and X rows to the 20 standard ones (the convention of the module docstring)."""
+    out = dict(rows)
+    for code, same_as in _ALIAS.items():
+        out[code] = rows[same_as]
+    for code, (a, b) in _CANDIDATES.items():
+        out[code] = (rows[a] + rows[b]) / 2.0
+    out["X"] = unknown
+    return out
+
+
+@register("onehot")
+class OneHotEmbedder(_LookupEmbedder):
+    """21 columns: the 20 standard residues, then 'X' for an unknown residue.
+
+    B and Z put 0.5 on each candidate, U counts as C and O as K (every row sums to 1).
+    """
+
+    def _rows(self) -> tuple[Sequence[str], Mapping[str, Sequence[float]]]:
+        eye = np.eye(len(STANDARD_AA) + 1)
+        rows = {aa: eye[i] for i, aa in enumerate(STANDARD_AA)}
+        return (*STANDARD_AA, "X"), _with_rare_codes(rows, unknown=eye[-1])
+
+
+@register("blosum62")
+class Blosum62Embedder(_LookupEmbedder):
+    """20 columns: a residue's BLOSUM62 scores against the 20 standard residues, / BLOSUM_SCALE.
+
+    B, Z and X use the matrix's own rows for those codes; U uses C's row, O uses K's.
+    """
+
+    def _rows(self) -> tuple[Sequence[str], Mapping[str, Sequence[float]]]:
+        matrix = substitution_matrices.load("BLOSUM62")
+        rows = {
+            aa: np.array([matrix[aa, b] for b in STANDARD_AA]) / BLOSUM_SCALE for aa in (*STANDARD_AA, "B", "Z", "X")
+        }
+        for code, same_as in _ALIAS.items():
+            rows[code] = rows[same_as]
+        return tuple(f"blosum_{b}" for b in STANDARD_AA), rows
+
+
+def physchem_scales() -> dict[str, dict[str, float]]:
+    """Per-residue scales of Biopython's ProtParamData, by short name (kd, Flex, hw, ...) and
+    by the long names of its hydrophobicity table (KyteDoolitle, Eisenberg, ...)."""
+    scales: dict[str, dict[str, float]] = {}
+    for key in dir(ProtParamData):
+        value = getattr(ProtParamData, key)
+        if (
+            isinstance(value, dict)
+            and set(value) == set(STANDARD_AA)
+            and all(isinstance(v, (int, float)) for v in value.values())
+        ):
+            scales[key] = value
+    scales.update(ProtParamData.gravy_scales)
+    return scales
+
+
+@register("physchem")
+class PhyschemEmbedder(_LookupEmbedder):
+    """One column per physico-chemical scale (spec key `scales`, default DEFAULT_PHYSCHEM_SCALES).
+
+    Each scale is standardized over the 20 standard residues (mean 0, population
+    std 1) so that scales with different units weigh alike. B and Z take the mean
+    of their candidates, U and O the value of C and K, X the scale mean (0).
+    """
+
+    def _rows(self) -> tuple[Sequence[str], Mapping[str, Sequence[float]]]:
+        names = self.spec.get("scales") or DEFAULT_PHYSCHEM_SCALES
+        if isinstance(names, str):
+            names = [names]
+        known = physchem_scales()
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise InputError(
+                f"embedder '{self.name}': unknown physchem scale(s) {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        if len(set(names)) != len(names):
+            raise InputError(f"embedder '{self.name}': physchem scales listed twice: {list(names)}")
+        raw = np.array([[known[n][aa] for n in names] for aa in STANDARD_AA], dtype=np.float64)
+        std = raw.std(axis=0)
+        if (std == 0).any():
+            raise InputError(f"embedder '{self.name}': a physchem scale is constant over the 20 residues")
+        z = (raw - raw.mean(axis=0)) / std
+        rows = {aa: z[i] for i, aa in enumerate(STANDARD_AA)}
+        return tuple(names), _with_rare_codes(rows, unknown=np.zeros(len(names)))

@@ -1,0 +1,308 @@
+"""Report figures, each written as PNG (150 dpi) and PDF from already computed numbers.
+
+Figures are drawn from the summaries of `locfusion.metrics` and the tables the
+workflow saved, so they can be regenerated without retraining and never disagree
+with the reported numbers. Figures are built on `matplotlib.figure.Figure`, not pyplot:
+PNG goes through the Agg renderer, no display is needed, and importing this module
+does not switch the backend of a user's interactive session. Both files are written
+atomically through `locfusion.io.atomic_path`, so a killed job never leaves a
+half-written figure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .classes import CLASSES, GROUPS
+from .errors import InputError
+from .io import atomic_path
+from .metrics import GLOBAL_METRICS, row_normalized
+
+DPI = 150
+FORMATS: tuple[str, ...] = ("png", "pdf")
+METRIC_LABELS = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "mcc": "MCC"}
+
+
+def save_figure(fig: Figure, stem: str | os.PathLike[str]) -> list[Path]:
+    """Write `fig` to `{stem}.png` and `{stem}.pdf` atomically; return both paths."""
+    paths = []
+    for fmt in FORMATS:
+        dest = Path(f"{os.fspath(stem)}.{fmt}")
+        # No creation date in the PDF: same data, same bytes.
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
+        with atomic_path(dest) as tmp:  # PNG is rendered by Agg whatever pyplot's backend
+            fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+        paths.append(dest)
+    return paths
+
+
+def _colors(n: int) -> list[Any]:
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _num(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _matrix_panel(ax: Axes, matrix: np.ndarray, classes: Sequence[str], fmt: str, title: str, vmax: float) -> None:
+    im = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=vmax)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            value = matrix[i, j]
+            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=8,
+                    color="white" if value > vmax / 2 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=40, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("Predicted")
+    ax.set_ylabel("True")
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
+def plot_confusion(summary: Mapping[str, Any], stem: str | os.PathLike[str], title: str | None = None) -> list[Path]:
+    """Confusion matrix as counts and as fractions of each true class, side by side.
+
+    Takes a `summarize_experiment` summary (matrix summed over folds) or one
+    `classification_metrics` dict (its own matrix).
+    """
+    if "confusion_summed" in summary:
+        counts = np.asarray(summary["confusion_summed"])
+    elif "confusion" in summary:
+        counts = np.asarray(summary["confusion"])
+    else:
+        raise InputError("summary has no confusion matrix")
+    classes = list(summary.get("classes", CLASSES))
+    fig = Figure(figsize=(13, 5.5), layout="constrained")
+    ax_counts, ax_norm = fig.subplots(1, 2)
+    _matrix_panel(ax_counts, counts, classes, "d", f"Counts (n = {int(counts.sum())})", max(1, counts.max()))
+    _matrix_panel(ax_norm, row_normalized(counts), classes, ".2f", "Fraction of true class (recall on diagonal)", 1.0)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, stem)
+
+
+def _grouped_bars(
+    ax: Axes, categories: Sequence[str], summaries: Mapping[str, Mapping[str, Any]], get: Any
+) -> None:
+    """Bars of mean ± std (sample std over folds) per category and experiment, pooled as a diamond."""
+    names = list(summaries)
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(categories))
+    for i, (name, color) in enumerate(zip(names, _colors(len(names)), strict=True)):
+        mean, std, pooled = (np.array([_num(get(summaries[name], c, part)) for c in categories])
+                             for part in ("mean", "std", "pooled"))
+        pos = x - 0.4 + width * (i + 0.5)
+        ax.bar(pos, mean, width, yerr=np.nan_to_num(std), capsize=3, color=color, label=name,
+               error_kw={"elinewidth": 1})
+        ax.scatter(pos, pooled, marker="D", s=14, color="black", zorder=3,
+                   label="pooled" if i == 0 else None)
+    ax.set_xticks(x, categories, rotation=20 if len(categories) > 3 else 0, ha="right" if len(categories) > 3 else "center")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncols=min(4, len(names) + 1), loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(categories) > 3 else -0.08))
+
+
+def _std_note(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    kinds = {s.get("std_kind") for s in summaries.values()} - {None}
+    return f"bars: mean over folds; error bars: {kinds.pop() if len(kinds) == 1 else 'std over folds'}; ◆ pooled"
+
+
+def plot_per_class_mcc(summaries: Mapping[str, Mapping[str, Any]], stem: str | os.PathLike[str]) -> list[Path]:
+    """One-vs-rest MCC per class, one bar per experiment (mean ± std over folds, pooled marked)."""
+    if not summaries:
+        raise InputError("no experiment summaries to plot")
+    classes = list(next(iter(summaries.values())).get("classes", CLASSES))
+
+    def get(s: Mapping[str, Any], cls: str, part: str) -> Any:
+        return s[part]["mcc_per_class"].get(cls)
+
+    fig = Figure(figsize=(max(8, 1.4 * len(classes) + 0.5 * len(summaries)), 5), layout="constrained")
+    ax = fig.subplots()
+    _grouped_bars(ax, classes, summaries, get)
+    ax.set_ylabel("MCC (one vs rest)")
+    ax.set_title("Per-class MCC\n" + _std_note(summaries), fontsize=10)
+    return save_figure(fig, stem)
+
+
+def plot_global_metrics(summaries: Mapping[str, Mapping[str, Any]], stem: str | os.PathLike[str]) -> list[Path]:
+    """Accuracy, macro F1 and MCC per experiment (mean ± std over folds, pooled marked)."""
+    if not summaries:
+        raise InputError("no experiment summaries to plot")
+
+    labels = [METRIC_LABELS[m] for m in GLOBAL_METRICS]
+    by_label = dict(zip(labels, GLOBAL_METRICS, strict=True))
+
+    def get(s: Mapping[str, Any], label: str, part: str) -> Any:
+        return s[part][by_label[label]]
+
+    fig = Figure(figsize=(max(6, 2 + 1.2 * len(summaries)), 4.5), layout="constrained")
+    ax = fig.subplots()
+    _grouped_bars(ax, labels, summaries, get)
+    ax.set_ylim(min(0, ax.get_ylim()[0]), 1.0)
+    ax.set_title("Global metrics\n" + _std_note(summaries), fontsize=10)
+    return save_figure(fig, stem)
+
+
+def plot_comparison_ci(ci_table: pd.DataFrame, stem: str | os.PathLike[str]) -> list[Path]:
+    """Forest plot of MCC differences (a − b) with their paired bootstrap confidence intervals.
+
+    `ci_table` is `metrics.paired_comparison_table` output (columns a, b, diff, ci_low, ci_high).
+    """
+    missing = [c for c in ("a", "b", "diff", "ci_low", "ci_high") if c not in ci_table.columns]
+    if missing:
+        raise InputError(f"comparison table lacks column(s) {', '.join(missing)}")
+    n = len(ci_table)
+    fig = Figure(figsize=(8, 1.2 + 0.5 * max(n, 1)), layout="constrained")
+    ax = fig.subplots()
+    if n == 0:
+        ax.text(0.5, 0.5, "no comparisons (a single model)", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return save_figure(fig, stem)
+    y = np.arange(n)[::-1]
+    diff = ci_table["diff"].to_numpy(float)
+    low, high = ci_table["ci_low"].to_numpy(float), ci_table["ci_high"].to_numpy(float)
+    excludes_zero = (low > 0) | (high < 0)
+    colors = np.where(excludes_zero, "tab:red", "tab:blue")
+    for yi, d, lo, hi, c in zip(y, diff, low, high, colors, strict=True):
+        ax.errorbar(d, yi, xerr=[[d - lo], [hi - d]], fmt="o", color=c, capsize=4)
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    labels = [f"{a} − {b}" for a, b in zip(ci_table["a"], ci_table["b"], strict=True)]
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, n - 0.3)
+    for yi, d, lo, hi in zip(y, diff, low, high, strict=True):
+        ax.annotate(f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]", (1.01, yi), xycoords=("axes fraction", "data"),
+                    va="center", fontsize=8)
+    extra = ""
+    if "n_boot" in ci_table.columns and "n" in ci_table.columns:
+        extra = f" ({int(ci_table['n_boot'].iloc[0])} resamples of {int(ci_table['n'].iloc[0])} proteins)"
+    ax.set_xlabel("MCC difference")
+    ax.set_title(f"Paired bootstrap 95% CI of MCC differences{extra}\nred: CI excludes 0", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return save_figure(fig, stem)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _as_bool(values: pd.Series) -> np.ndarray:
+    """`best` column as bool, whether read from TSV as bool, int or text."""
+    if values.dtype == bool:
+        return values.to_numpy()
+    return values.astype(str).str.strip().str.lower().isin(("true", "1", "yes")).to_numpy()
+
+
+def plot_training_curves(
+    histories: Mapping[int, pd.DataFrame], stem: str | os.PathLike[str], title: str = ""
+) -> list[Path]:
+    """Train and validation loss, and validation MCC, per fold; the selected (best) epoch starred."""
+    if not histories:
+        raise InputError("no training histories to plot")
+    fig = Figure(figsize=(12, 4.5), layout="constrained")
+    ax_loss, ax_mcc = fig.subplots(1, 2)
+    folds = sorted(histories)
+    for fold, color in zip(folds, _colors(len(folds)), strict=True):
+        h = histories[fold]
+        missing = [c for c in ("epoch", "train_loss", "val_loss", "val_mcc", "best") if c not in h.columns]
+        if missing:
+            raise InputError(f"history of fold {fold} lacks column(s) {', '.join(missing)}")
+        ax_loss.plot(h["epoch"], h["train_loss"], color=color, label=f"fold {fold} train")
+        ax_loss.plot(h["epoch"], h["val_loss"], color=color, linestyle="--", label=f"fold {fold} val")
+        ax_mcc.plot(h["epoch"], h["val_mcc"], color=color, label=f"fold {fold}")
+        best = np.flatnonzero(_as_bool(h["best"]))
+        if best.size:  # the last epoch that was best so far is the one kept
+            row = h.iloc[best[-1]]
+            ax_mcc.plot(row["epoch"], row["val_mcc"], marker="*", markersize=13, color=color,
+                        markeredgecolor="black", linestyle="none")
+            ax_loss.plot(row["epoch"], row["val_loss"], marker="*", markersize=11, color=color,
+                         markeredgecolor="black", linestyle="none")
+    ax_loss.set_xlabel("Epoch")
+    ax_loss.set_ylabel("Loss")
+    ax_loss.set_title("Loss (solid: train, dashed: validation; ★ best epoch)", fontsize=10)
+    ax_loss.legend(fontsize=7, ncols=2)
+    ax_mcc.set_xlabel("Epoch")
+    ax_mcc.set_ylabel("Validation MCC")
+    ax_mcc.set_title("Validation MCC (★ best epoch)", fontsize=10)
+    ax_mcc.legend(fontsize=8)
+    for ax in (ax_loss, ax_mcc):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, stem)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def plot_dataset_overview(
+    dataset_df: pd.DataFrame,
+    excluded_df: pd.DataFrame,
+    stem: str | os.PathLike[str],
+    min_length: int,
+    max_length: int,
+) -> list[Path]:
+    """Kept proteins per class and organism group, and lengths of kept vs excluded with the thresholds."""
+    for what, df, cols in (("dataset", dataset_df, ("label", "group", "length")),
+                           ("excluded", excluded_df, ("length", "reason"))):
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise InputError(f"{what} table lacks column(s) {', '.join(missing)}")
+    counts = pd.crosstab(dataset_df["label"], dataset_df["group"])
+    rows = [c for c in CLASSES if c in counts.index] + sorted(set(counts.index) - set(CLASSES))
+    cols = [g for g in GROUPS if g in counts.columns] + sorted(set(counts.columns) - set(GROUPS))
+    counts = counts.reindex(index=rows, columns=cols, fill_value=0)
+
+    fig = Figure(figsize=(14, 5), layout="constrained")
+    ax_heat, ax_len = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    matrix = counts.to_numpy()
+    vmax = max(1, matrix.max())
+    im = ax_heat.imshow(matrix, cmap="Greens", vmin=0, vmax=vmax, aspect="auto")
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax_heat.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=9,
+                         color="white" if matrix[i, j] > vmax / 2 else "black")
+    ax_heat.set_xticks(range(len(cols)), [f"{g}\n(n={counts[g].sum()})" for g in cols])
+    ax_heat.set_yticks(range(len(rows)), [f"{r} (n={counts.loc[r].sum()})" for r in rows])
+    ax_heat.set_title(f"Kept proteins per class and organism group (n = {len(dataset_df)})", fontsize=10)
+    fig.colorbar(im, ax=ax_heat, fraction=0.046, pad=0.04)
+
+    kept_len = dataset_df["length"].to_numpy(float)
+    excl_len = excluded_df["length"].to_numpy(float)
+    all_len = np.concatenate([kept_len, excl_len, [min_length - 0.5, max_length + 0.5]])
+    reasons = excluded_df["reason"].astype(str).value_counts()
+    excl_label = f"excluded (n={len(excluded_df)}" + "".join(f"; {r} {n}" for r, n in reasons.items()) + ")"
+    ax_len.hist([kept_len, excl_len], bins=_length_bins(all_len.min(), all_len.max(), min_length, max_length),
+                stacked=True, color=["tab:green", "tab:grey"], label=[f"kept (n={len(dataset_df)})", excl_label])
+    ax_len.axvline(min_length, color="tab:red", linestyle=":", linewidth=1.2, label=f"min length {min_length}")
+    ax_len.axvline(max_length, color="tab:red", linestyle="--", linewidth=1.2, label=f"max length {max_length}")
+    ax_len.set_xscale("log")
+    ax_len.set_xlabel("Sequence length (aa, log scale)")
+    ax_len.set_ylabel("Proteins")
+    ax_len.set_title("Length distribution", fontsize=10)
+    ax_len.legend(fontsize=8, loc="upper left")
+    return save_figure(fig, stem)
+
+
+def _length_bins(lo: float, hi: float, min_length: int, max_length: int, n: int = 50) -> np.ndarray:
+    """Log-spaced bins with the two thresholds as edges, so no bar mixes kept and too short/long."""
+    lo, hi = max(0.5, lo * 0.95), hi * 1.05
+    cuts = [lo, min_length - 0.5, max_length + 0.5, hi]
+    total = np.log(hi / lo)
+    edges = [
+        np.geomspace(a, b, max(2, int(round(n * np.log(b / a) / total)) + 1))
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+        if b > a
+    ]
+    return np.unique(np.concatenate(edges))
