@@ -58,9 +58,9 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
             in_table = True
             continue
         if in_table:
+            if line.strip().startswith("total"):
+                break
             match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
             if match:
                 counts[match.group(1)] = int(match.group(2))
-            elif line.strip().startswith("total"):
-                break
     return counts

@@ -20,9 +20,9 @@ def _stem(smk: Any) -> str:
     return str(Path(smk.output.png).with_suffix(""))
 
 
-def _summaries(paths: list[str]) -> dict[str, dict[str, Any]]:
-    loaded = [json.loads(Path(p).read_text()) for p in paths]
-    return {s["experiment"]: s for s in loaded}
+def _summaries(smk: Any) -> dict[str, dict[str, Any]]:
+    """Model -> summary for the comparison variant (raw or DeepLocPro-remapped) the config asks for."""
+    return json.loads(Path(smk.input.summaries).read_text())[smk.params.variant]
 
 
 def draw_dataset_overview(smk: Any) -> None:
@@ -46,11 +46,19 @@ def draw_training_curves(smk: Any) -> None:
 
 
 def draw_per_class_mcc(smk: Any) -> None:
-    plots.plot_per_class_mcc(_summaries(list(smk.input.summaries)), _stem(smk))
+    plots.plot_per_class_mcc(_summaries(smk), _stem(smk))
 
 
 def draw_global_metrics(smk: Any) -> None:
-    plots.plot_global_metrics(_summaries(list(smk.input.summaries)), _stem(smk))
+    plots.plot_global_metrics(_summaries(smk), _stem(smk))
+
+
+def draw_comparison_ci(smk: Any) -> None:
+    """Both remap variants in one forest plot; the variant is named after the first model."""
+    table = pd.read_csv(smk.input.bootstrap, sep="\t")
+    if len(table):
+        table = table.assign(a=table["a"] + " (" + table["group_remap"] + " remap)")
+    plots.plot_comparison_ci(table, _stem(smk))
 
 
 _BY_RULE = {
@@ -59,6 +67,7 @@ _BY_RULE = {
     "figure_training_curves": draw_training_curves,
     "figure_per_class_mcc": draw_per_class_mcc,
     "figure_global_metrics": draw_global_metrics,
+    "figure_comparison_ci": draw_comparison_ci,
 }
 
 

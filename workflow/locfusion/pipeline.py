@@ -172,13 +172,27 @@ def evaluate_experiment(name: str, predictions: Sequence[str], metrics: Sequence
     return summary
 
 
-def compare_experiments(summaries: Sequence[str], out: str) -> pd.DataFrame:
-    from .metrics import summary_table
+def compare_experiments(predictions: Mapping[str, Sequence[str]], experiments: Mapping[str, Mapping[str, Any]],
+                        dataset: str, deeplocpro_dir: str | None, n_folds: int, n_boot: int,
+                        out: Mapping[str, str]) -> pd.DataFrame:
+    """All experiments (and DeepLocPro's held-out predictions, when given) on identical proteins."""
+    from .comparison import DEEPLOCPRO, claim_html, compare
+    from .deeplocpro import deeplocpro_test_predictions
+    from .io import atomic_path
 
-    loaded = {}
-    for path in summaries:
-        summary = json.loads(Path(path).read_text())
-        loaded[summary["experiment"]] = summary
-    table = summary_table(loaded)
-    write_tsv(table, out)
-    return table
+    pooled = {
+        name: pd.concat([pd.read_csv(p, sep="\t", dtype={"id": str}) for p in paths], ignore_index=True)
+        for name, paths in predictions.items()
+    }
+    if deeplocpro_dir:
+        tested = pd.concat(pooled.values())["id"].unique()
+        data = read_dataset(dataset)
+        pooled[DEEPLOCPRO] = deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)], n_folds=n_folds)
+    summaries, metrics, bootstrap = compare(pooled, experiments, n_boot=n_boot)
+    write_json(summaries, out["summaries"])
+    write_tsv(metrics, out["table"])
+    write_tsv(bootstrap, out["bootstrap"])
+    with atomic_path(out["claim"]) as tmp:
+        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=len(next(iter(pooled.values())))))
+    log.info("compared %s", ", ".join(pooled))
+    return metrics

@@ -46,15 +46,27 @@ rule evaluate_experiment:
 
 
 rule compare_experiments:
-    """One table across experiments on identical proteins and folds."""
+    """All experiments (and DeepLocPro's own predictions) on identical proteins, with bootstrap CIs."""
     input:
-        summaries=expand(
-            "results/experiments/{experiment}/summary.json", experiment=EXPERIMENTS
-        ),
+        unpack(comparison_predictions),
+        dataset="results/data/dataset.tsv",
     output:
+        summaries="results/comparison/summaries.json",
         table=report(
             "results/comparison/metrics.tsv",
             caption="../report/comparison.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
+        bootstrap=report(
+            "results/comparison/bootstrap.tsv",
+            caption="../report/bootstrap.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
+        claim=report(
+            "results/comparison/claim.html",
+            caption="../report/claim.rst",
             category="Metrics",
             subcategory="Comparison",
         ),
@@ -62,5 +74,10 @@ rule compare_experiments:
         "results/logs/compare_experiments.log",
     conda:
         "../../envs/train.yaml"
+    params:
+        experiments=config["experiments"],
+        deeplocpro=config["evaluation"]["deeplocpro_predictions"],
+        n_folds=N_FOLDS,
+        n_boot=config["evaluation"]["bootstrap"],
     script:
         "../scripts/compare_experiments.py"

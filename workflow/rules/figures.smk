@@ -8,6 +8,7 @@ localrules:
     figure_training_curves,
     figure_per_class_mcc,
     figure_global_metrics,
+    figure_comparison_ci,
 
 
 rule figure_dataset_overview:
@@ -74,9 +75,7 @@ rule figure_training_curves:
 
 rule figure_per_class_mcc:
     input:
-        summaries=expand(
-            "results/experiments/{experiment}/summary.json", experiment=EXPERIMENTS
-        ),
+        summaries="results/comparison/summaries.json",
         code=LIBRARY / "plots.py",
     output:
         png=report(
@@ -90,15 +89,15 @@ rule figure_per_class_mcc:
         "results/logs/figures/per_class_mcc.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        variant=REMAP_VARIANT,
     script:
         "../scripts/figure.py"
 
 
 rule figure_global_metrics:
     input:
-        summaries=expand(
-            "results/experiments/{experiment}/summary.json", experiment=EXPERIMENTS
-        ),
+        summaries="results/comparison/summaries.json",
         code=LIBRARY / "plots.py",
     output:
         png=report(
@@ -110,6 +109,28 @@ rule figure_global_metrics:
         pdf=pdf("global_metrics"),
     log:
         "results/logs/figures/global_metrics.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        variant=REMAP_VARIANT,
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_comparison_ci:
+    input:
+        bootstrap="results/comparison/bootstrap.tsv",
+        code=LIBRARY / "plots.py",
+    output:
+        png=report(
+            png("comparison_ci"),
+            caption="../report/comparison_ci.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
+        pdf=pdf("comparison_ci"),
+    log:
+        "results/logs/figures/comparison_ci.log",
     conda:
         "../../envs/report.yaml"
     script:

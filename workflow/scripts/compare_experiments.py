@@ -1,16 +1,24 @@
-"""Rule compare_experiments: one table across experiments."""
+"""Rule compare_experiments: all experiments (and DeepLocPro) side by side, with bootstrap CIs."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (the library beside the rules)
-
 from locfusion.pipeline import compare_experiments  # noqa: E402
 from locfusion.runner import run  # noqa: E402
 
 
 def main(smk):
-    compare_experiments(list(smk.input.summaries), smk.output.table)
+    experiments = smk.params.experiments
+    compare_experiments(
+        predictions={name: list(smk.input[f"pred_{name}"]) for name in experiments},
+        experiments=experiments,
+        dataset=smk.input.dataset,
+        deeplocpro_dir=smk.params.deeplocpro,
+        n_folds=smk.params.n_folds,
+        n_boot=smk.params.n_boot,
+        out=dict(smk.output.items()),
+    )
 
 
 run(snakemake, main)  # noqa: F821
