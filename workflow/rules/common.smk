@@ -26,6 +26,8 @@ FOLDS = list(range(N_FOLDS))
 N_SHARDS = config["embed"]["shards"]
 SHARDS = list(range(N_SHARDS))
 LIBRARY = LIBRARY_DIR / "locfusion"
+# Which comparison variant the summary figures show: DeepLocPro's group remap or raw.
+REMAP_VARIANT = "deeplocpro" if config["evaluation"]["group_remap"] else "none"
 
 
 wildcard_constraints:
@@ -77,6 +79,14 @@ def pdf(name):
     return f"results/figures/{name}.pdf"
 
 
+def comparison_predictions(wildcards):
+    """Test predictions of every experiment, keyed pred_<experiment> for the script."""
+    return {
+        f"pred_{name}": fold_outputs("test_predictions.tsv", name)
+        for name in EXPERIMENTS
+    }
+
+
 def figure(name):
     """Both formats of one figure."""
     return [png(name), pdf(name)]
@@ -86,6 +96,7 @@ def all_targets():
     targets = [
         "results/comparison/metrics.tsv",
         figure("dataset_overview"),
+        figure("comparison_ci"),
         figure("per_class_mcc"),
         figure("global_metrics"),
     ]
