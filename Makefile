@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help
+.PHONY: demo test report venv lint format clean help offline-study
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
 	@echo "make test   - run the tests"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
+	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -30,6 +31,10 @@ demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html
 	@echo "demo done: results/comparison/metrics.tsv, results/figures/, results/report.html"
+
+offline-study: $(STAMP)
+	$(BIN)/snakemake --profile profiles/offline_study
+	$(BIN)/snakemake --profile profiles/offline_study --report results/report.html
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

@@ -220,8 +220,8 @@ def train_fold(
     best = {"mcc": -np.inf, "epoch": 0, "state": None, "stale": 0}
     start_epoch = 1
     checkpoint_path = Path(checkpoint_path)
-    if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, weights_only=True)
+    state = _load_checkpoint(checkpoint_path) if checkpoint_path.exists() else None
+    if state is not None:
         if state.get("run_id") == run_id:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -275,6 +275,25 @@ def train_fold(
     model.load_state_dict(best["state"])
     result = FoldResult(best_epoch=best["epoch"], best_val_mcc=float(best["mcc"]), epochs_run=len(history), resumed_from=resumed_from)
     return model, history, result
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at `path`, or None (with a warning) when it cannot be read.
+
+    Checkpoints are renamed into place only once fully written, so a damaged one
+    comes from outside (a full or failing disk, a copy cut short): training afresh
+    is always correct, whereas failing on it would fail every rerun of the fold.
+    """
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged file
+        reason = next(iter(str(exc).splitlines()), "")
+        log.warning("ignoring unreadable checkpoint %s (%s: %s); training from epoch 1", path, type(exc).__name__, reason)
+        return None
+    if not isinstance(state, dict):
+        log.warning("ignoring checkpoint %s: not a locfusion checkpoint; training from epoch 1", path)
+        return None
+    return state
 
 
 def _save_checkpoint(path: Path, run_id: str, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,

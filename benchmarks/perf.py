@@ -1,0 +1,31 @@
+"""Timing helpers shared by the benchmarks: best-of-N timing and the machine's matmul peak.
+
+Achieved FLOP/s only mean something against what this machine can do, so every
+benchmark measures the peak of a large square matrix product at the same precision
+and thread count in the same run, and reports its own rate as a fraction of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of `repeats` runs after one warm-up: the least disturbed by other load."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
+    """GFLOP/s of an n x n matrix product at `dtype` with the current torch thread count."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    return 2 * n**3 / best_time(lambda: torch.matmul(a, b), repeats) / 1e9

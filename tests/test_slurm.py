@@ -1,0 +1,165 @@
+"""The workflow through profiles/slurm on a real one-node SLURM cluster (tests/slurm/slurm_up.sh).
+
+The cluster is started once for this module (the Debian packages are installed if
+missing; the tests skip only when they cannot be) and stopped, daemon by daemon,
+when the module ends. Runs use profiles/slurm itself, with the fast status polling
+of tests/slurm/profile layered over it (--workflow-profile takes precedence).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, snakemake, write_config
+
+SLURM_DIR = REPO / "tests" / "slurm"
+TEST_PROFILE = SLURM_DIR / "profile"
+# Distinct values, so that a request reaching SLURM can only have come from its rule.
+# Embedding takes both CPUs (shards one after the other), training one (two folds at a time).
+EMBED = {"threads": 2, "mem_mb": 1500, "runtime": 5}
+TRAINING = {"epochs": 2, "patience": 2, "threads": 1, "mem_mb": 1200, "runtime": 6}
+EXPERIMENT = "attention_pooling"
+TARGET = f"results/experiments/{EXPERIMENT}/summary.json"
+FOLDS = range(5)
+
+pytestmark = pytest.mark.slow
+
+
+def slurm_config() -> dict[str, Any]:
+    """The demo on one cheap embedder: 2 embedding shards and 5 training folds become SLURM jobs."""
+    config = demo_config({"embed": EMBED, "training": TRAINING})
+    config["embedders"] = {"blosum62": {"kind": "blosum62"}}
+    # --configfile is merged into config.yaml, so `fusion` exists anyway: on BLOSUM62 here, not ESM-2 + ProstT5.
+    config["experiments"] = {
+        "fusion": {"model": "fusion", "embedders": ["blosum62"], "params": {"hidden_dim": 16, "attention_heads": 2}},
+        EXPERIMENT: {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"hidden_dim": 32}},
+    }
+    config["predict"]["fasta"] = None
+    return config
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> Iterator[Path]:
+    """A running test cluster; SLURM_CONF points the SLURM commands of this process at it."""
+    state = Path(tempfile.mkdtemp(prefix="locfusion-slurm-"))
+    previous = os.environ.get("SLURM_CONF")
+    try:
+        proc = subprocess.run(["bash", str(SLURM_DIR / "slurm_up.sh"), str(state)], capture_output=True, text=True, timeout=900)
+        if proc.returncode == 3:
+            pytest.skip(f"SLURM packages cannot be installed here: {proc.stderr.strip()}")
+        assert proc.returncode == 0, f"slurm_up.sh failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        os.environ["SLURM_CONF"] = str(state / "slurm.conf")
+        yield state
+    finally:
+        subprocess.run(["bash", str(SLURM_DIR / "slurm_down.sh"), str(state)], capture_output=True, timeout=120)
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def run_on_slurm(work: Path, *args: str, limit: int = 600) -> subprocess.CompletedProcess[str]:
+    """snakemake --profile profiles/slurm ..., interrupted with SIGINT (which cancels its jobs) after `limit` s."""
+    command = ["timeout", "-s", "INT", "-k", "30", str(limit), SNAKEMAKE,
+               "--profile", "profiles/slurm", "--workflow-profile", str(TEST_PROFILE), *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=limit + 60, env=env)
+
+
+def slurm_jobs() -> list[dict[str, str]]:
+    """Every job the controller still knows (finished ones for MinJobAge), as scontrol's fields."""
+    out = subprocess.run(["scontrol", "show", "job", "--oneliner"], capture_output=True, text=True, check=True).stdout
+    return [dict(re.findall(r"(\S+?)=(\S*)", line)) for line in out.splitlines() if line.startswith("JobId=")]
+
+
+def jobs_of(jobs: list[dict[str, str]], rule: str, wildcards: str) -> list[dict[str, str]]:
+    """The plugin names each job's rule and wildcards in its comment: rule_<rule>_wildcards_<values>."""
+    return [job for job in jobs if job.get("Comment") == f"rule_{rule}_wildcards_{wildcards}"]
+
+
+@pytest.fixture(scope="module")
+def runs(slurm_cluster: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same config and target run locally and through the SLURM profile (embedding with a GPU request)."""
+    config = slurm_config()
+    local, cluster = (copy_workflow(tmp_path_factory.mktemp(name)) for name in ("local", "slurm"))
+    for work in (local, cluster):
+        write_config(work / "c.yaml", config)
+    started = time.perf_counter()
+    # The local run overlaps the SLURM run's waits (submission, status polling).
+    with ThreadPoolExecutor(1) as pool:
+        local_run = pool.submit(snakemake, local, "--configfile", "c.yaml", "--cores", "2", TARGET)
+        proc = run_on_slurm(cluster, TARGET, "--configfile", "c.yaml", "--set-resources", "embed:gpu=1")
+        local_run.result()
+    print(f"local and SLURM runs: {time.perf_counter() - started:.0f} s")
+    assert proc.returncode == 0, f"SLURM run failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return {"local": local, "slurm": cluster, "jobs": slurm_jobs()}
+
+
+def test_slurm_run_equals_local_run(runs: dict[str, Any]) -> None:
+    """Bit-identical fold outputs: same threads (training.threads) in both runs, seeded training."""
+    local, cluster = runs["local"], runs["slurm"]
+    for k in FOLDS:
+        fold = f"results/experiments/{EXPERIMENT}/fold_{k}"
+        for name in ("test_predictions.tsv", "model.safetensors", "model.json", "metrics.json"):
+            assert (cluster / fold / name).read_bytes() == (local / fold / name).read_bytes(), f"{fold}/{name}"
+        # history.tsv: identical but for the wall-clock seconds of each epoch
+        histories = [pd.read_csv(root / fold / "history.tsv", sep="\t").drop(columns="seconds") for root in (local, cluster)]
+        pd.testing.assert_frame_equal(*histories, check_exact=True)
+        log = (cluster / f"results/logs/train/{EXPERIMENT}/fold_{k}.log").read_text()
+        assert f", {TRAINING['threads']} threads" in log  # the job itself ran with the rule's threads
+    for name in ("summary.json", "metrics.tsv"):
+        path = f"results/experiments/{EXPERIMENT}/{name}"
+        assert (cluster / path).read_bytes() == (local / path).read_bytes(), path
+
+
+def test_heavy_rules_ran_as_slurm_jobs_with_their_rules_resources(runs: dict[str, Any]) -> None:
+    jobs = runs["jobs"]
+    submitted = {re.sub(r"_wildcards_.*", "", job.get("Comment", "")) for job in jobs}
+    assert submitted == {"rule_embed", "rule_train"}, submitted  # everything else is a localrule
+    for k in FOLDS:
+        (job,) = jobs_of(jobs, "train", f"{EXPERIMENT}_{k}")
+        assert job["JobState"] == "COMPLETED", job
+        assert job["NumCPUs"] == str(TRAINING["threads"])
+        assert job["MinMemoryNode"] == f"{TRAINING['mem_mb']}M"
+        assert job["TimeLimit"] == f"00:{TRAINING['runtime']:02d}:00"
+    for shard in range(2):
+        (job,) = jobs_of(jobs, "embed", f"blosum62_{shard}")
+        assert job["JobState"] == "COMPLETED", job
+        assert job["NumCPUs"] == str(EMBED["threads"])
+        assert job["MinMemoryNode"] == f"{EMBED['mem_mb']}M"
+        assert job["TimeLimit"] == f"00:{EMBED['runtime']:02d}:00"
+        assert job["TresPerJob"] == "gres:gpu:1"  # --set-resources embed:gpu=1 -> sbatch --gpus=1
+
+
+def test_failed_job_is_retried_with_more_resources_then_reported(runs: dict[str, Any]) -> None:
+    """A train job that fails on the cluster: resubmitted with doubled memory and time, then the run fails."""
+    work = runs["slurm"]
+    config = slurm_config()
+    config["experiments"]["broken"] = {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"no_such_parameter": 1}}
+    write_config(work / "broken.yaml", config)
+    target = "results/experiments/broken/fold_0/model.safetensors"
+    proc = run_on_slurm(work, "--configfile", "broken.yaml", "--retries", "1", target, limit=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-3000:]
+    assert "Error in rule train" in output and "SLURM status is: 'FAILED'" in output, output[-3000:]
+    assert "locfusion: error in rule train: model 'attention_pooling': unknown hyperparameter 'no_such_parameter'" in output
+    assert not (work / target).exists()
+    attempts = sorted(jobs_of(slurm_jobs(), "train", "broken_0"), key=lambda job: int(job["JobId"]))
+    assert [job["JobState"] for job in attempts] == ["FAILED", "FAILED"]
+    assert [job["MinMemoryNode"] for job in attempts] == [f"{TRAINING['mem_mb'] * a}M" for a in (1, 2)]
+    assert [job["TimeLimit"] for job in attempts] == [f"00:{TRAINING['runtime'] * a:02d}:00" for a in (1, 2)]
+    # Only the failing job was submitted: the first run's embeddings were reused.
+    assert len(jobs_of(slurm_jobs(), "embed", "blosum62_0")) == 1
