@@ -6,7 +6,11 @@
 #   snakemake --profile profiles/slurm          the study on a SLURM cluster
 
 
-configfile: "config.yaml"
+# The study's config.yaml, unless another config is given (--configfile or a profile):
+# merging the two would keep the study's experiments and embedders in every custom run.
+if not config:
+
+    configfile: "config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -18,6 +22,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -104,6 +104,8 @@ def all_targets():
         targets.append(f"results/experiments/{experiment}/summary.json")
         targets.append(figure(f"{experiment}/confusion"))
         targets.append(figure(f"{experiment}/training_curves"))
+        targets.append(f"results/bundles/{experiment}/manifest.json")
+    targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
     return targets
 
 

@@ -1,0 +1,457 @@
+"""Prediction of new proteomes: model bundles, `locfusion predict` and the predict rule.
+
+One small real workflow run (demo data, weight-free embedder, 2 epochs) exports a
+bundle and runs rule predict; the command line then predicts DeepLocPro's real
+proteins with it. Bundles that the workflow's demo config cannot make (organism
+group as input, a tiny ESM-2 checkpoint) are trained through the same library
+calls the rules make.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
+
+from locfusion.bundle import MANIFEST, embedder_identity, load_bundle, sha256_file
+from locfusion.classes import CLASSES
+from locfusion.errors import InputError
+from locfusion.predict import DEEPLOCPRO_OUTPUT_NAMES, OUTPUT_COLUMNS, PROBABILITY_COLUMNS, PredictOptions, predict_proteome
+
+DEMO_FASTA = REPO / "resources/demo/demo_proteome.fasta"
+PROBS = list(PROBABILITY_COLUMNS)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def ids_only_fasta(src: Path, dest: Path, first: int | None = None) -> Path:
+    """Copy of a labelled FASTA with headers cut to the ID (what a user's proteome looks like)."""
+    out, n = [], 0
+    for line in src.read_text().splitlines():
+        if line.startswith(">"):
+            n += 1
+            if first is not None and n > first:
+                break
+            out.append(">" + line[1:].split("|")[0])
+        else:
+            out.append(line)
+    dest.write_text("\n".join(out) + "\n")
+    return dest
+
+
+def fasta_records(path: Path) -> list[tuple[str, str]]:
+    records: list[tuple[str, str]] = []
+    for line in path.read_text().splitlines():
+        if line.startswith(">"):
+            records.append((line[1:].split()[0], ""))
+        elif records:
+            records[-1] = (records[-1][0], records[-1][1] + line.strip())
+    return records
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "locfusion.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    sep = "\t" if path.suffix == ".tsv" else ","
+    return pd.read_csv(path, sep=sep, dtype={"ACC": str}, keep_default_na=False)
+
+
+def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = False, n_proteins: int = 100) -> Path:
+    """Train 5 fold models on demo proteins through the library calls of the rules, export the bundle."""
+    from locfusion import pipeline
+    from locfusion.bundle import export_bundle
+    from locfusion.dataset import read_dataset
+    from locfusion.embedders import build_embedder
+    from locfusion.io import write_tsv
+    from locfusion.store import embed_to_shard
+
+    filt = {"min_length": 40, "max_length": 1000, "long_policy": "drop", "deduplicate": True}
+    pipeline.normalize(str(DEMO_FASTA), str(tmp / "proteins.tsv"))
+    pipeline.filter_dataset(str(tmp / "proteins.tsv"), str(tmp / "dataset.tsv"), str(tmp / "excluded.tsv"),
+                            str(tmp / "filter.json"), filt)
+    data = read_dataset(str(tmp / "dataset.tsv")).head(n_proteins)  # every fold has 15-25 of the first 100
+    write_tsv(data, tmp / "dataset.tsv")
+    records = list(zip(data["id"], data["sequence"]))
+    shards = {}
+    for name, spec in embedders.items():
+        shards[name] = [str(tmp / f"{name}.h5")]
+        embed_to_shard(build_embedder(name, spec), records, shards[name][0], 16384, 1000, "drop", progress=False)
+    experiment = {"model": "attention_pooling", "embedders": list(embedders), "params": {"hidden_dim": 32},
+                  "use_group": use_group}
+    training = {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 2e-3, "seed": 7}
+    weights, manifests = [], []
+    for k in range(5):
+        fold = tmp / f"fold_{k}"
+        out = {"weights": fold / "model.safetensors", "manifest": fold / "model.json",
+               "history": fold / "history.tsv", "predictions": fold / "test_predictions.tsv"}
+        pipeline.train_experiment_fold("lib", experiment, training, str(tmp / "dataset.tsv"), shards, k, 5,
+                                       str(fold / "checkpoint.pt"), {k_: str(v) for k_, v in out.items()}, threads=1)
+        weights.append(out["weights"])
+        manifests.append(out["manifest"])
+    export_bundle("lib", weights, manifests, shards, embedders, tmp / "dataset.tsv", filt, tmp / "bundle")
+    return tmp / "bundle"
+
+
+def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: str = "negative",
+                                   embedder_specs: dict[str, dict] | None = None) -> np.ndarray:
+    """(folds, proteins, classes): each fold file loaded on its own, run on one ProteinSet of the proteins."""
+    from locfusion.embedders import build_embedder
+    from locfusion.store import embed_to_shard, load_embeddings
+    from locfusion.training import ProteinSet, load_fold_model, predict_proba
+
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    records = fasta_records(fasta)
+    stores = []
+    for entry in manifest["embedders"]:
+        spec = (embedder_specs or {}).get(entry["name"], entry["spec"])
+        shard = tmp / f"independent_{entry['name']}.h5"
+        embed_to_shard(build_embedder(entry["name"], spec), records, shard, PredictOptions().tokens_per_batch,
+                       manifest["length"]["max_length"], "crop", progress=False)
+        stores.append(load_embeddings([shard]))
+    table = pd.DataFrame({"id": [r[0] for r in records], "label": "Cytoplasmic", "group": group})
+    data = ProteinSet(table, stores, [e["name"] for e in manifest["embedders"]])
+    probs = []
+    for k in range(5):
+        model, fold_manifest = load_fold_model(bundle / f"fold_{k}.safetensors")  # its own embedded manifest
+        probs.append(predict_proba(model, data, 8, "fp32", fold_manifest["use_group"]))
+    return np.stack(probs)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("locfusion: error: "), lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def partial_ids(partial_fasta: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """DeepLocPro's 1,131 real proteins (58 longer than 1,000 residues), headers cut to IDs."""
+    return ids_only_fasta(partial_fasta, tmp_path_factory.mktemp("partial") / "partial_ids.fasta")
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory: pytest.TempPathFactory, partial_ids: Path) -> Path:
+    """The demo workflow (BLOSUM62 + attention pooling, 2 epochs) up to rule predict, in a scratch copy."""
+    work = copy_workflow(tmp_path_factory.mktemp("wf"))
+    records = fasta_records(partial_ids)
+    query = [r for r in records if len(r[1]) <= 1000][:40] + [r for r in records if len(r[1]) > 1000][:2]
+    (work / "query.fasta").write_text("".join(f">{pid} some description\n{seq}\n" for pid, seq in query))
+    config = demo_config({"training": {"epochs": 2, "patience": 2}, "embed": {"shards": 1}})
+    config["embedders"] = {"blosum62": {"kind": "blosum62"}}
+    config["experiments"] = {"ap": {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"hidden_dim": 64}}}
+    config["predict"] = {"fasta": "query.fasta", "group": "positive", "chunk_size": 16, "threads": 1}
+    write_config(work / "c.yaml", config)
+    snakemake(work, "--configfile", "c.yaml", "--cores", "2", "results/predictions/query/predictions.tsv")
+    return work
+
+
+@pytest.fixture(scope="module")
+def bundle(workflow_run: Path) -> Path:
+    return workflow_run / "results/bundles/ap"
+
+
+@pytest.fixture(scope="module")
+def group_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of attention-pooling models on one-hot residues that take the organism group as input."""
+    return library_bundle(tmp_path_factory.mktemp("group"), {"onehot": {"kind": "onehot"}}, use_group=True)
+
+
+@pytest.fixture(scope="module")
+def subset(partial_ids: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """60 real proteins, 3 of them longer than 1,000 residues (cropped)."""
+    records = fasta_records(partial_ids)
+    chosen = [r for r in records if len(r[1]) <= 1000][:57] + [r for r in records if len(r[1]) > 1000][:3]
+    path = tmp_path_factory.mktemp("subset") / "subset.fasta"
+    path.write_text("".join(f">{pid}\n{seq}\n" for pid, seq in chosen))
+    return path
+
+
+# ----------------------------------------------------------------------------- bundle and rules
+
+
+@pytest.mark.slow
+def test_workflow_exports_a_self_describing_bundle(workflow_run: Path, bundle: Path) -> None:
+    files = sorted(p.name for p in bundle.iterdir())
+    assert files == sorted([MANIFEST] + [f"fold_{k}.safetensors" for k in range(5)])  # JSON and safetensors only
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    assert manifest["format"] == "locfusion-bundle" and manifest["model"] == "attention_pooling"
+    assert manifest["classes"] == list(CLASSES) and manifest["use_group"] is False
+    assert manifest["training_data"]["dataset_sha256"] == sha256_file(workflow_run / "results/data/dataset.tsv")
+    assert manifest["length"] == {"max_length": 1000, "min_length": 40, "training_long_policy": "drop",
+                                  "embedder_length_limits": {"blosum62": 1000}, "predict_long_policy": "crop"}
+    (entry,) = manifest["embedders"]
+    assert entry["spec"] == {"kind": "blosum62"}
+    provenance = entry["provenance"]
+    assert provenance["kind"] == "blosum62" and provenance["dim"] == 20 and provenance["spec.kind"] == "blosum62"
+    assert provenance["columns"].startswith("blosum_A,blosum_C")
+    assert [f["test_fold"] for f in manifest["folds"]] == list(range(5))
+    for f in manifest["folds"]:
+        assert f["sha256"] == sha256_file(bundle / f["file"])
+        assert f["val_fold"] == (f["test_fold"] + 1) % 5
+    assert manifest["training"]["epochs"] == 2
+    assert (workflow_run / "results/logs/export_bundle/ap.log").exists()
+
+
+@pytest.mark.slow
+def test_predict_rule_matches_the_command_line(workflow_run: Path, bundle: Path, tmp_path: Path) -> None:
+    out = workflow_run / "results/predictions/query"
+    assert (workflow_run / "results/benchmarks/predict/query.tsv").exists()
+    for name in ("predictions.tsv", "predictions.csv", "summary.json", "class_distribution.png", "class_distribution.pdf"):
+        assert (out / name).stat().st_size > 0
+    table = read_table(out / "predictions.tsv")
+    assert list(table.columns) == list(OUTPUT_COLUMNS)
+    assert table["ACC"].tolist() == [pid for pid, _ in fasta_records(workflow_run / "query.fasta")]  # header up to the space
+    assert (table["Outer Membrane"] == 0).all() and (table["Periplasmic"] == 0).all()  # group positive
+    assert table["Cropped"].tolist() == ["no"] * 40 + ["yes"] * 2
+    # The command line with the rule's settings (demo embed.tokens_per_batch, group, threads) writes the same bytes.
+    proc = cli("predict", "-f", str(workflow_run / "query.fasta"), "-o", str(tmp_path), "-b", str(bundle),
+               "--group", "positive", "--batch-size", "16384", "-t", "1", "-q")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("predictions.tsv", "predictions.csv"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_prediction_target_only_when_configured(tmp_path: Path) -> None:
+    config = demo_config()
+    config["data"]["fasta"] = str(DEMO_FASTA)
+    config["predict"]["fasta"] = str(DEMO_FASTA)  # the demo's example: results/predictions/demo_proteome/
+    write_config(tmp_path / "c.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", "--cores", "2")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["export_bundle"] == len(config["experiments"]) and counts["predict"] == 1
+    assert "results/predictions/demo_proteome/predictions.tsv" in proc.stdout + proc.stderr
+    config["predict"]["fasta"] = None
+    write_config(tmp_path / "c.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", "--cores", "2")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["export_bundle"] == len(config["experiments"]) and "predict" not in counts
+    config["predict"] = {"fasta": str(DEMO_FASTA), "experiment": "nope"}
+    write_config(tmp_path / "bad.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "bad.yaml", "-n", check=False)
+    assert proc.returncode != 0 and "config key 'predict.experiment': unknown experiment 'nope'" in proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+@pytest.mark.slow
+def test_predicts_real_proteins_reproducibly_in_input_order(bundle: Path, partial_ids: Path, tmp_path: Path) -> None:
+    proc = cli("predict", "-f", str(partial_ids), "-o", str(tmp_path / "a"), "-b", str(bundle), "--plot")
+    assert proc.returncode == 0, proc.stderr
+    assert "1131 proteins predicted" in proc.stdout
+    # A second run, in-process and in chunks of 37 proteins instead of 1,000: the same bytes.
+    predict_proteome(partial_ids, tmp_path / "b", bundle, PredictOptions(chunk_size=37, progress=False))
+    for name in ("predictions.tsv", "predictions.csv", "summary.json"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes(), name
+    table = read_table(tmp_path / "a/predictions.tsv")
+    records = fasta_records(partial_ids)
+    assert table["ACC"].tolist() == [pid for pid, _ in records]
+    pd.testing.assert_frame_equal(read_table(tmp_path / "a/predictions.csv"), table)
+    probs = table[PROBS].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=5e-6)
+    np.testing.assert_allclose(table["Confidence"], probs.max(axis=1), atol=1e-9)
+    assert (table["Localization"] == np.asarray(PROBS)[probs.argmax(axis=1)]).all()
+    assert set(table["Agreement"]) <= {0.2, 0.4, 0.6, 0.8, 1.0}
+    assert (table["Cropped"] == "yes").sum() == sum(len(s) > 1000 for _, s in records) == 58  # cropped, not dropped
+    assert table["Localization"].nunique() > 1  # the trained models discriminate
+    summary = json.loads((tmp_path / "a/summary.json").read_text())
+    assert summary["input"]["n_cropped"] == 58 and sum(summary["localization_counts"].values()) == 1131
+    assert (tmp_path / "a/class_distribution.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_ensemble_is_the_mean_of_the_fold_models(bundle: Path, subset: Path, tmp_path: Path) -> None:
+    proc = cli("predict", "-f", str(subset), "-o", str(tmp_path / "out"), "-b", str(bundle), "-q")
+    assert proc.returncode == 0, proc.stderr
+    table = read_table(tmp_path / "out/predictions.tsv")
+    folds = independent_fold_probabilities(bundle, subset, tmp_path)
+    mean = folds.mean(axis=0)
+    ours = table[[DEEPLOCPRO_OUTPUT_NAMES[c] for c in CLASSES]].to_numpy()
+    np.testing.assert_allclose(ours, mean, atol=2e-6)
+    votes = (folds.argmax(axis=2) == mean.argmax(axis=1)[None, :]).mean(axis=0)
+    np.testing.assert_allclose(table["Agreement"], votes, atol=1e-9)
+    assert (table["Cropped"] == "yes").sum() == 3
+
+
+@pytest.mark.slow
+def test_group_remap_follows_deeplocpro(bundle: Path, subset: Path, tmp_path: Path) -> None:
+    from locfusion.metrics import apply_group_remap
+
+    tables = {}
+    for group in ("any", "negative", "positive", "archaea"):
+        predict_proteome(subset, tmp_path / group, bundle, PredictOptions(group=group, progress=False))
+        tables[group] = read_table(tmp_path / group / "predictions.tsv")
+    pd.testing.assert_frame_equal(tables["negative"], tables["any"])
+    pd.testing.assert_frame_equal(tables["archaea"], tables["positive"])
+    raw, remapped = tables["any"], tables["positive"]
+    assert (remapped["Outer Membrane"] == 0).all() and (remapped["Periplasmic"] == 0).all()
+    assert not remapped["Localization"].isin(["Outer Membrane", "Periplasmic"]).any()
+    expected = raw["Extracellular"] + raw["Outer Membrane"] + raw["Periplasmic"]
+    np.testing.assert_allclose(remapped["Extracellular"], expected, atol=3e-6)
+    for column in ("Cell wall & surface", "Cytoplasmic", "Cytoplasmic Membrane"):
+        assert (remapped[column] == raw[column]).all()
+    # The same as the evaluation's remap applied to the unremapped table.
+    canonical = raw.rename(columns={v: k for k, v in DEEPLOCPRO_OUTPUT_NAMES.items()})
+    reference = apply_group_remap(canonical, ["positive"] * len(raw))
+    np.testing.assert_allclose(remapped["Extracellular"], reference["Extracellular"], atol=3e-6)
+    assert remapped["Localization"].tolist() == [DEEPLOCPRO_OUTPUT_NAMES[c] for c in reference["predicted"]]
+    assert (raw["Outer Membrane"] + raw["Periplasmic"]).mean() > 0.05  # the remap moved real probability mass
+
+
+def test_bundle_with_group_input_needs_and_uses_the_group(group_bundle: Path, tmp_path: Path) -> None:
+    bundle = group_bundle
+    query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=30)
+    proc = cli("predict", "-f", str(query), "-o", str(tmp_path / "any"), "-b", str(bundle))
+    assert_one_line_error(proc, "trained with the organism group as input", "--group")
+    assert not (tmp_path / "any").exists()
+    means = {}
+    for group in ("negative", "archaea"):
+        predict_proteome(query, tmp_path / group, bundle, PredictOptions(group=group, progress=False))
+        table = read_table(tmp_path / group / "predictions.tsv")
+        means[group] = table[[DEEPLOCPRO_OUTPUT_NAMES[c] for c in CLASSES]].to_numpy()
+        expected = independent_fold_probabilities(bundle, query, tmp_path, group=group).mean(axis=0)
+        if group == "archaea":
+            frame = pd.DataFrame(expected, columns=list(CLASSES))
+            from locfusion.metrics import apply_group_remap
+
+            expected = apply_group_remap(frame, [group] * len(frame))[list(CLASSES)].to_numpy()
+        np.testing.assert_allclose(means[group], expected, atol=2e-6)
+    assert not np.allclose(means["negative"][:, :3], means["archaea"][:, :3], atol=1e-4)  # the group is an input
+
+
+def test_refuses_a_bundle_whose_embedder_differs(tmp_path: Path) -> None:
+    from plm_fixtures import make_tiny_esm2_checkpoint
+
+    checkpoint = make_tiny_esm2_checkpoint(tmp_path / "esm")
+    spec = {"kind": "esm2", "model": str(checkpoint), "layer": 2}
+    bundle = library_bundle(tmp_path / "lib", {"esm": spec})
+    query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=12)
+    import yaml
+
+    # Another layer of the same checkpoint: refused from the command line, in one line.
+    (tmp_path / "layer1.yaml").write_text(yaml.safe_dump({"embedders": {"esm": {**spec, "layer": 1}}}))
+    proc = cli("predict", "-f", str(query), "-o", str(tmp_path / "layer1"), "-b", str(bundle),
+               "--embedders", str(tmp_path / "layer1.yaml"))
+    assert_one_line_error(proc, f"bundle {bundle}: embedder 'esm' cannot reproduce", "layer: 2 in the bundle vs 1 now")
+    assert not (tmp_path / "layer1").exists()
+    # Another checkpoint of the same name and shape (other weights).
+    other = make_tiny_esm2_checkpoint(tmp_path / "other", seed=1)
+    with pytest.raises(InputError, match="checkpoint_sha256"):
+        predict_proteome(query, tmp_path / "other_out", bundle, PredictOptions(progress=False),
+                         embedder_specs={"esm": {**spec, "model": str(other)}})
+    # The same checkpoint elsewhere: its checksum matches, so its location may differ.
+    moved = tmp_path / "moved" / checkpoint.name
+    moved.parent.mkdir()
+    shutil.copy2(checkpoint, moved)
+    predict_proteome(query, tmp_path / "moved", bundle, PredictOptions(progress=False),
+                     embedder_specs={"esm": {**spec, "model": str(moved)}})
+    predict_proteome(query, tmp_path / "default", bundle, PredictOptions(progress=False))
+    assert (tmp_path / "moved/predictions.tsv").read_bytes() == (tmp_path / "default/predictions.tsv").read_bytes()
+    expected = independent_fold_probabilities(bundle, query, tmp_path).mean(axis=0)
+    table = read_table(tmp_path / "default/predictions.tsv")
+    np.testing.assert_allclose(table[[DEEPLOCPRO_OUTPUT_NAMES[c] for c in CLASSES]].to_numpy(), expected, atol=2e-6)
+
+
+def test_embedder_identity_keys() -> None:
+    recorded = {"kind": "esm2", "dim": 1280, "layer": 33, "spec.model": "/data/esm2_t33_650M_UR50D.pt",
+                "spec.layer": 33, "checkpoint_sha256": "a" * 64, "precision": "bf16", "fair_esm_version": "2.0.0"}
+    now = {**recorded, "spec.model": "esm2_t33_650M_UR50D", "precision": "fp32", "fair_esm_version": "2.0.1"}
+    assert embedder_identity(recorded, now) == []  # location, precision and versions do not define the embedding
+    assert [d.split(":")[0] for d in embedder_identity(recorded, {**now, "layer": 30, "spec.layer": 30})] == ["layer", "spec.layer"]
+    assert embedder_identity(recorded, {**now, "checkpoint_sha256": "b" * 64})[0].startswith("checkpoint_sha256")
+    assert embedder_identity({"kind": "physchem", "dim": 2, "columns": "kd,hw"}, {"kind": "physchem", "dim": 2, "columns": "kd,em"})
+
+
+def test_tampered_fold_file_is_refused(group_bundle: Path, tmp_path: Path) -> None:
+    bundle = Path(shutil.copytree(group_bundle, tmp_path / "bundle"))
+    assert len(load_bundle(bundle).models) == 5
+    data = bytearray((bundle / "fold_3.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (bundle / "fold_3.safetensors").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="fold_3.safetensors: checksum differs"):
+        load_bundle(bundle)
+    proc = cli("inspect", str(bundle))
+    assert proc.returncode == 0 and "attention_pooling" in proc.stdout and "fold_4.safetensors" in proc.stdout
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+BAD_FASTA = {
+    "empty": ("", ["no FASTA records (empty file?)"]),
+    "not_fasta": ("protein sequences\nMKVLAAGLLL\n", ["not a FASTA file", "does not start with '>'"]),
+    "empty_sequence": (">P1 first\n>P2\nMKVLAAGLLL\n", ["record 'P1': empty sequence"]),
+    "duplicate": (">P1 a\nMKVLAAGLLL\n>P2\nMKV\n>P1 b\nMKVL\n", ["record 3: duplicate ID 'P1' (first seen in record 1)"]),
+    "digit": (">P1\nMKVLA\n>P2\nMKV1LL\n", ["record 'P2': invalid residue '1' at position 4"]),
+    "letter_j": (">Q9XYZ1\nMKJLL\n", ["record 'Q9XYZ1': invalid residue 'J' at position 3"]),
+    "gap": (">P1\nMKV-LL\n", ["record 'P1': invalid residue '-' at position 4", "alignment gap"]),
+    "nucleotides": (">gene1\n" + "ATGGCTAAAGGTACCTGA" * 5 + "\n", ["record 1 'gene1': looks like a nucleotide sequence"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FASTA))
+def test_bad_fasta_one_line_error(case: str, tmp_path: Path) -> None:
+    text, fragments = BAD_FASTA[case]
+    fasta = tmp_path / f"{case}.fasta"
+    fasta.write_text(text)
+    proc = cli("predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-b", str(tmp_path / "no_bundle"))
+    assert_one_line_error(proc, str(fasta), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_binary_missing_and_bundle_errors(tmp_path: Path) -> None:
+    binary = tmp_path / "x.fasta"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    assert_one_line_error(cli("predict", "-f", str(binary), "-o", str(tmp_path / "o"), "-b", "b"), "not text")
+    assert_one_line_error(cli("predict", "-f", str(tmp_path / "nope.fasta"), "-o", str(tmp_path / "o"), "-b", "b"),
+                          "FASTA file not found")
+    good = tmp_path / "good.fasta"
+    good.write_text(">P1\nMKVLAAGLLLXUZBO\n")
+    assert_one_line_error(cli("predict", "-f", str(good), "-o", str(tmp_path / "o"), "-b", str(tmp_path / "none")),
+                          "bundle directory not found")
+    (tmp_path / "notabundle").mkdir()
+    assert_one_line_error(cli("predict", "-f", str(good), "-o", str(tmp_path / "o"), "-b", str(tmp_path / "notabundle")),
+                          "not a locfusion bundle (no manifest.json)")
+
+
+@pytest.mark.slow
+def test_rare_residues_and_any_length(bundle: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    aa = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    seqs = {"tiny": "MK", "rare": "MKXUZBOLLAAGX" * 4, "huge": "".join(rng.choice(aa, 5000))}
+    fasta = tmp_path / "odd.fasta"
+    fasta.write_text("".join(f">{k} desc\n{v.lower() if k == 'rare' else v}\n" for k, v in seqs.items()))
+    proc = cli("predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-b", str(bundle), "-q")
+    assert proc.returncode == 0, proc.stderr
+    table = read_table(tmp_path / "out/predictions.tsv")
+    assert table["ACC"].tolist() == ["tiny", "rare", "huge"]
+    assert table["Cropped"].tolist() == ["no", "no", "yes"]
+
+
+def test_version() -> None:
+    from locfusion import __version__
+
+    script = Path(sys.executable).parent / "locfusion"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "locfusion.cli"]
+    proc = subprocess.run([*command, "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"locfusion {__version__}"

@@ -1,0 +1,355 @@
+"""Model bundles: a trained experiment's fold models, self-described, safe to load anywhere.
+
+A bundle is a directory:
+
+    manifest.json          what the models are and what they expect (below)
+    fold_{k}.safetensors   the weights of the model trained with test fold k
+
+Only JSON and safetensors: loading a bundle never unpickles anything, so a
+bundle received from someone else cannot run code. The manifest holds:
+
+- `model`, `params`, `input_dims`, `use_group`: enough to rebuild each network;
+- `embedders`: in model-input order, each with its config `spec` (to rebuild the
+  embedder) and its `provenance` as recorded in the attributes of the HDF5
+  shards it was trained on (kind, dim, spec.*, checkpoint sha256 and package
+  versions where the embedder records them);
+- `classes` (output order), `groups` and `group_handling` (organism group as
+  input or not; DeepLocPro's remap for Gram-positive and archaeal proteins);
+- `length`: the training filter's `max_length` and `long_policy`, the length each
+  embedder cropped to, and the policy used when predicting (always `crop`:
+  a new proteome's long proteins are cropped, never dropped);
+- `training_data`: sha256 of `dataset.tsv` and protein / fold counts;
+- `folds`: per fold file its sha256 (checked on load), test and validation
+  folds, best epoch and validation MCC;
+- `training` settings and the `locfusion_version` that exported it.
+
+Nothing in it depends on the time or the machine, so exporting the same
+training results twice gives the same bytes.
+
+Why the provenance check (`check_embedder`): a model trained on layer 33 of
+ESM-2 650M silently gives wrong answers on layer 30 or on another checkpoint, as
+the input looks the same (a matrix of the same width). Prediction therefore
+rebuilds each embedder and refuses, in one line, a bundle whose embedders
+differ from those now built on the keys that define the representation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .classes import CLASSES, GROUPS
+from .errors import InputError
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_FORMAT_VERSION",
+    "MANIFEST",
+    "Bundle",
+    "check_embedder",
+    "embedder_identity",
+    "export_bundle",
+    "fold_file",
+    "load_bundle",
+    "read_manifest",
+    "sha256_file",
+]
+
+BUNDLE_FORMAT = "locfusion-bundle"
+BUNDLE_FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PREDICT_LONG_POLICY = "crop"
+
+# Shard attributes that describe one shard or the store, not the embedder.
+_NOT_PROVENANCE = frozenset(
+    {"format", "complete", "shard", "n_proteins", "n_residues", "n_cropped", "tokens_per_batch", "locfusion_version"}
+)
+# Provenance keys that define the representation (besides every `spec.*` key and
+# every weights checksum): two embedders that agree on these give the same numbers
+# for the same sequence. Always compared, then compared when both sides record them.
+_ALWAYS_KEYS = ("kind", "dim")
+_IF_RECORDED_KEYS = ("columns", "layer", "n_cells", "model_revision")
+# Spec keys that only say where weights live; when both sides record a weights
+# checksum, the checksum decides and the location may differ between machines.
+_LOCATION_KEYS = frozenset({"spec.model", "spec.weights"})
+
+
+def fold_file(fold: int) -> str:
+    return f"fold_{fold}.safetensors"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def _shard_provenance(name: str, paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+    """The embedder's provenance as its shards record it (checked equal across shards)."""
+    from .store import EmbeddingReader
+
+    with EmbeddingReader(paths) as reader:
+        attrs = reader.shard_attrs[0]
+    provenance = {k: v for k, v in attrs.items() if k not in _NOT_PROVENANCE}
+    if provenance.get("embedder") != name:
+        raise InputError(f"embedding shards for '{name}' were made by embedder '{provenance.get('embedder')}'")
+    return dict(sorted(provenance.items()))
+
+
+def export_bundle(
+    experiment: str,
+    weights: Sequence[str | os.PathLike[str]],
+    manifests: Sequence[str | os.PathLike[str]],
+    shards: Mapping[str, Sequence[str | os.PathLike[str]]],
+    embedder_specs: Mapping[str, Mapping[str, Any]],
+    dataset: str | os.PathLike[str],
+    filter_settings: Mapping[str, Any],
+    out_dir: str | os.PathLike[str],
+) -> dict[str, Any]:
+    """Write the bundle of one experiment (all its fold models) to `out_dir`; return the manifest.
+
+    `weights` and `manifests` are the fold outputs of rule `train` (any order);
+    `shards` the embedding shards per embedder the experiment read;
+    `embedder_specs` the config's spec of each of those embedders.
+    """
+    from safetensors import safe_open
+
+    folds = []
+    for w, m in zip(weights, manifests, strict=True):
+        fold_manifest = json.loads(Path(m).read_text())
+        with safe_open(str(w), framework="pt") as handle:  # the manifest the weights carry must be this one
+            embedded = json.loads((handle.metadata() or {}).get("manifest", "{}"))
+        if embedded.get("test_fold") != fold_manifest.get("test_fold"):
+            raise InputError(f"{w}: weights of test fold {embedded.get('test_fold')}, but {m} describes fold "
+                             f"{fold_manifest.get('test_fold')}")
+        folds.append((fold_manifest, Path(w)))
+    if not folds:
+        raise InputError(f"experiment '{experiment}': no fold models to bundle")
+    folds.sort(key=lambda item: int(item[0]["test_fold"]))
+    first = folds[0][0]
+    same = ("model", "params", "embedders", "input_dims", "use_group", "classes", "groups")
+    for fold_manifest, path in folds:
+        if fold_manifest.get("experiment") != experiment:
+            raise InputError(f"{path}: belongs to experiment '{fold_manifest.get('experiment')}', not '{experiment}'")
+        diff = [k for k in same if fold_manifest[k] != first[k]]
+        if diff:
+            raise InputError(f"{path}: fold models of '{experiment}' differ in {', '.join(diff)}")
+    test_folds = [int(m["test_fold"]) for m, _ in folds]
+    if len(set(test_folds)) != len(test_folds):
+        raise InputError(f"experiment '{experiment}': test fold given twice ({test_folds})")
+    if list(first["classes"]) != list(CLASSES):
+        raise InputError(f"experiment '{experiment}': class order {first['classes']} is not locfusion's {list(CLASSES)}")
+
+    embedders = []
+    for name, dim in zip(first["embedders"], first["input_dims"], strict=True):
+        if name not in shards or name not in embedder_specs:
+            raise InputError(f"experiment '{experiment}': no shards or spec given for embedder '{name}'")
+        provenance = _shard_provenance(name, shards[name])
+        if int(provenance["dim"]) != int(dim):
+            raise InputError(f"embedder '{name}': shards are {provenance['dim']}-d but the models take {dim}-d input")
+        embedders.append({"name": name, "spec": dict(embedder_specs[name]), "provenance": provenance})
+    limits = {e["name"]: int(e["provenance"].get("length_limit", -1)) for e in embedders}
+
+    import pandas as pd
+
+    from .io import atomic_path, write_json
+
+    table = pd.read_csv(dataset, sep="\t", usecols=["id", "fold"], dtype={"id": str})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fold_entries = []
+    for fold_manifest, path in folds:
+        k = int(fold_manifest["test_fold"])
+        dest = out_dir / fold_file(k)
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(path, tmp)  # the bytes as trained (they embed the fold's own manifest)
+        fold_entries.append({
+            "file": fold_file(k),
+            "sha256": sha256_file(dest),
+            "test_fold": k,
+            "val_fold": int(fold_manifest["val_fold"]),
+            "train_folds": [int(f) for f in fold_manifest["train_folds"]],
+            "best_epoch": int(fold_manifest["best_epoch"]),
+            "best_val_mcc": float(fold_manifest["best_val_mcc"]),
+        })
+
+    from .metrics import REMAP_FROM, REMAP_GROUPS, REMAP_TO
+
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_FORMAT_VERSION,
+        "locfusion_version": __version__,
+        "experiment": experiment,
+        "model": first["model"],
+        "params": first["params"],
+        "input_dims": [int(d) for d in first["input_dims"]],
+        "use_group": bool(first["use_group"]),
+        "classes": list(first["classes"]),
+        "groups": list(first["groups"]),
+        "group_handling": {
+            "group_as_input": bool(first["use_group"]),
+            "remap_groups": list(REMAP_GROUPS),
+            "remap_from": list(REMAP_FROM),
+            "remap_to": REMAP_TO,
+        },
+        "embedders": embedders,
+        "length": {
+            "max_length": int(filter_settings["max_length"]),
+            "min_length": int(filter_settings.get("min_length", 1)),
+            "training_long_policy": filter_settings["long_policy"],
+            "embedder_length_limits": limits,
+            "predict_long_policy": PREDICT_LONG_POLICY,
+        },
+        "training_data": {
+            "dataset_sha256": sha256_file(dataset),
+            "n_proteins": int(len(table)),
+            "n_folds": int(table["fold"].nunique()),
+        },
+        "training": first["training"],
+        "folds": fold_entries,
+    }
+    write_json(manifest, out_dir / MANIFEST)
+    return manifest
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def read_manifest(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a bundle's manifest (format, version, classes); no weights are read."""
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / MANIFEST
+    if not bundle_dir.is_dir():
+        raise InputError(f"{bundle_dir}: bundle directory not found")
+    if not path.is_file():
+        raise InputError(f"{bundle_dir}: not a locfusion bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise InputError(f"{path}: not a locfusion bundle manifest")
+    if manifest.get("format_version") != BUNDLE_FORMAT_VERSION:
+        raise InputError(
+            f"{path}: bundle format version {manifest.get('format_version')}, this locfusion reads {BUNDLE_FORMAT_VERSION}"
+        )
+    missing = [k for k in ("model", "params", "input_dims", "use_group", "classes", "groups", "embedders", "length", "folds")
+               if k not in manifest]
+    if missing:
+        raise InputError(f"{path}: manifest lacks {', '.join(missing)}")
+    if list(manifest["classes"]) != list(CLASSES):
+        raise InputError(f"{path}: class order {manifest['classes']} is not locfusion's {list(CLASSES)}")
+    if list(manifest["groups"]) != list(GROUPS):
+        raise InputError(f"{path}: organism groups {manifest['groups']} are not locfusion's {list(GROUPS)}")
+    if not manifest["folds"]:
+        raise InputError(f"{path}: the bundle holds no fold models")
+    return manifest
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: its manifest and the fold models (eval mode, CPU), in fold order."""
+
+    path: Path
+    manifest: dict[str, Any]
+    models: list[Any]
+
+    @property
+    def embedder_names(self) -> list[str]:
+        return [e["name"] for e in self.manifest["embedders"]]
+
+    @property
+    def use_group(self) -> bool:
+        return bool(self.manifest["use_group"])
+
+    def describe(self) -> str:
+        m = self.manifest
+        return (f"bundle '{m.get('experiment')}' ({m['model']} on {', '.join(self.embedder_names)}, "
+                f"{len(self.models)} fold models)")
+
+
+def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
+    """Load a bundle: check each fold file's sha256, rebuild the models from safetensors (no pickle)."""
+    from .training import load_fold_model
+
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    fold_manifest = {
+        "model": manifest["model"],
+        "params": manifest["params"],
+        "input_dims": manifest["input_dims"],
+        "use_group": manifest["use_group"],
+        "classes": manifest["classes"],
+        "groups": manifest["groups"],
+    }
+    models = []
+    for entry in manifest["folds"]:
+        path = bundle_dir / entry["file"]
+        if not path.is_file():
+            raise InputError(f"{bundle_dir}: fold model {entry['file']} is missing")
+        if sha256_file(path) != entry["sha256"]:
+            raise InputError(f"{path}: checksum differs from the manifest (corrupted or replaced file)")
+        try:
+            model, _ = load_fold_model(path, fold_manifest)
+        except (RuntimeError, ValueError) as exc:
+            raise InputError(f"{path}: weights do not fit the manifest's model ({str(exc).splitlines()[0]})") from None
+        models.append(model)
+    return Bundle(path=bundle_dir, manifest=manifest, models=models)
+
+
+# ----------------------------------------------------------------------------- embedder check
+
+
+def embedder_identity(provenance: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """Keys on which two provenances of the same embedder disagree, as 'key: recorded vs now'.
+
+    Compared: kind and dim always; `columns`, `layer`, `n_cells`, `model_revision`
+    when both record them; every `spec.*` key recorded on either side; every `*_sha256` recorded on
+    both. When both record a weights checksum and it matches, the spec keys that
+    only locate the weights (`spec.model`, `spec.weights`) may differ.
+    """
+    def norm(value: Any) -> Any:
+        return str(value) if isinstance(value, (list, tuple, dict)) else value
+
+    diffs = []
+    for key in _ALWAYS_KEYS:
+        if norm(provenance.get(key)) != norm(other.get(key)):
+            diffs.append(key)
+    for key in _IF_RECORDED_KEYS:
+        if key in provenance and key in other and norm(provenance[key]) != norm(other[key]):
+            diffs.append(key)
+    checksums = sorted(k for k in provenance if k.endswith("_sha256") and k in other)
+    for key in checksums:
+        if provenance[key] != other[key]:
+            diffs.append(key)
+    located = bool(checksums) and not any(provenance[k] != other[k] for k in checksums)
+    spec_keys = sorted(k for k in set(provenance) | set(other) if k.startswith("spec."))
+    for key in spec_keys:
+        if located and key in _LOCATION_KEYS:
+            continue
+        if norm(provenance.get(key)) != norm(other.get(key)):
+            diffs.append(key)
+    return [f"{k}: {provenance.get(k, '(unset)')!r} in the bundle vs {other.get(k, '(unset)')!r} now" for k in diffs]
+
+
+def check_embedder(bundle_dir: str | os.PathLike[str], recorded: Mapping[str, Any], embedder: Any) -> None:
+    """Refuse (InputError) when `embedder` cannot reproduce the bundle's recorded embeddings."""
+    diffs = embedder_identity(recorded, embedder.provenance())
+    if diffs:
+        shown = "; ".join(diffs[:3]) + (f"; ... (+{len(diffs) - 3})" if len(diffs) > 3 else "")
+        raise InputError(
+            f"bundle {bundle_dir}: embedder '{embedder.name}' cannot reproduce the embeddings the models were "
+            f"trained on ({shown})"
+        )

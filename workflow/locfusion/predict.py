@@ -1,0 +1,527 @@
+"""Predict where the proteins of a new proteome live, with a bundle's ensemble of fold models.
+
+Input is any protein FASTA: no labels or folds; the ID is the header up to the
+first space; any length (proteins longer than the bundle's length limit are
+cropped to their N- and C-terminal halves, as in training, and never dropped,
+even when the bundle was trained with `long_policy: drop`); X, U, Z, B and O are
+accepted (each embedder has a defined row for them). Everything is checked
+before any work starts, and a problem stops with one line that names the
+record: empty file, not FASTA, empty sequence, duplicate ID, a character that
+is no amino acid (named with its position), a nucleotide sequence.
+
+Memory stays bounded whatever the proteome size: embeddings are never held
+for the whole input. Batches are planned once over all proteins (sorted by
+length, longest first, within `tokens_per_batch` padded residues, the same
+budget for the embedders and the fold models), then processed in chunks of
+whole batches of at most `chunk_size` proteins (default 1,000): a chunk is
+embedded in memory by every embedder, cast to float16 exactly as the training
+shards store embeddings, run through every fold model batch by batch, and
+discarded. Peak memory is set by the chunk (about chunk_size x mean length x
+sum of embedding widths x 2 bytes), not by the proteome. Held for the whole
+run are only the sequences (a byte a residue, so that all of them are checked
+before hours of embedding start) and the results (72 bytes a protein), which
+are written in input order at the end. Because the batches do not depend on
+the chunk size, neither does a single number of the output.
+
+Output (`predictions.tsv` and the same table as `predictions.csv`), one row per
+input protein, in input order, DeepLocPro's column names where they overlap:
+
+    column                  meaning                                DeepLocPro 1.0 output
+    ACC                     protein ID                             ACC
+    Localization            predicted class (DeepLocPro spelling)  Localization
+    Cell wall & surface     probability, mean over fold models     Cell wall & surface
+    Extracellular           "                                      Extracellular
+    Cytoplasmic             "                                      Cytoplasmic
+    Cytoplasmic Membrane    "  (locfusion: Cytoplasmic membrane)   Cytoplasmic Membrane
+    Outer Membrane          "  (locfusion: Outer membrane)         Outer Membrane
+    Periplasmic             "                                      Periplasmic
+    Confidence              top probability                        -
+    Agreement               fraction of fold models whose own      -
+                            top class is the ensemble's
+    Cropped                 yes when the protein was cropped       -
+
+DeepLocPro's own predictor (DeepLocPro/deeplocpro.py) writes exactly `ACC`,
+`Localization` and these six probability columns in this order (after a pandas
+index column, left out here); `Protein_ID` is DeepLoc 2.0's name for the first
+column, not DeepLocPro's. Probabilities have 6 decimals (DeepLocPro: 4).
+
+Organism group (`group`): `any` (default) and `negative` leave the
+probabilities as predicted; `positive` and `archaea` apply DeepLocPro's remap
+(`metrics.apply_group_remap`: Outer membrane and Periplasmic probability moves
+to Extracellular, as such cells have neither), to each fold model's output, so
+that Agreement counts remapped votes. A bundle trained with the organism group as
+input (`use_group`) is given the group of every protein and needs a group other
+than `any`.
+
+Same input, bundle and options give byte-identical files, whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .bundle import Bundle, check_embedder, load_bundle, read_manifest, sha256_file
+from .classes import CLASSES, GROUP_INDEX, GROUPS
+from .errors import InputError
+from .fasta import read_plain_fasta
+from .sequence import crop_sequence, effective_limit
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DEEPLOCPRO_OUTPUT_NAMES",
+    "GROUP_CHOICES",
+    "OUTPUT_COLUMNS",
+    "PROBABILITY_COLUMNS",
+    "PredictOptions",
+    "check_group",
+    "ensemble_summary",
+    "predict_proteome",
+    "read_proteome",
+]
+
+# Our canonical class -> the spelling DeepLocPro 1.0's predictor writes (its column and label).
+DEEPLOCPRO_OUTPUT_NAMES: dict[str, str] = {
+    "Cell wall & surface": "Cell wall & surface",
+    "Extracellular": "Extracellular",
+    "Cytoplasmic": "Cytoplasmic",
+    "Cytoplasmic membrane": "Cytoplasmic Membrane",
+    "Outer membrane": "Outer Membrane",
+    "Periplasmic": "Periplasmic",
+}
+# DeepLocPro's column order, and where each column sits in locfusion's CLASSES order.
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(DEEPLOCPRO_OUTPUT_NAMES.values())
+_COLUMN_CLASS_INDEX = [CLASSES.index(c) for c in DEEPLOCPRO_OUTPUT_NAMES]
+OUTPUT_COLUMNS: tuple[str, ...] = ("ACC", "Localization", *PROBABILITY_COLUMNS, "Confidence", "Agreement", "Cropped")
+GROUP_CHOICES: tuple[str, ...] = ("any", *GROUPS)
+OUTPUT_FILES = {"tsv": "predictions.tsv", "csv": "predictions.csv", "summary": "summary.json"}
+PLOT_STEM = "class_distribution"
+_NUCLEOTIDES = frozenset("ACGTUN")
+_NUCLEOTIDE_MIN_LENGTH = 50  # a real protein of >= 50 residues from A, C, G, T, U, N only: ~1e-29
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to run a prediction (the CLI's options and the config's `predict:` section)."""
+
+    group: str = "any"
+    chunk_size: int = 1000  # proteins embedded and predicted at a time (bounds memory)
+    tokens_per_batch: int = 8192  # padded residues (longest x proteins) per embedder and fold-model batch
+    device: str = "auto"  # embedders' device; the fold models run on the CPU
+    precision: str = "auto"  # embedders' precision
+    threads: int = 1
+    plot: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.group not in GROUP_CHOICES:
+            raise InputError(f"group '{self.group}' must be one of {', '.join(GROUP_CHOICES)}")
+        for key in ("chunk_size", "tokens_per_batch", "threads"):
+            if int(getattr(self, key)) < 1:
+                raise InputError(f"{key} must be >= 1, got {getattr(self, key)}")
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def read_proteome(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(ID, canonical sequence) in input order; any problem raises one-line `InputError` naming the file."""
+    try:
+        records = read_plain_fasta(path)
+    except InputError as exc:  # sequence errors name the record but not the file
+        message = str(exc)
+        raise (exc if message.startswith(f"{path}:") else InputError(f"{path}: {message}")) from None
+    for index, (pid, seq) in enumerate(records, start=1):
+        if len(seq) >= _NUCLEOTIDE_MIN_LENGTH and set(seq) <= _NUCLEOTIDES:
+            raise InputError(
+                f"{path}: record {index} '{pid}': looks like a nucleotide sequence (only {''.join(sorted(set(seq)))}); "
+                "give protein sequences"
+            )
+    return records
+
+
+def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.PathLike[str]) -> None:
+    """A bundle trained with the organism group as input needs to be told the group."""
+    if group not in GROUP_CHOICES:
+        raise InputError(f"group '{group}' must be one of {', '.join(GROUP_CHOICES)}")
+    if manifest["use_group"] and group == "any":
+        raise InputError(
+            f"bundle {bundle_dir} was trained with the organism group as input: give the group of the proteome "
+            f"(--group {'|'.join(GROUPS)})"
+        )
+
+
+def length_limit(manifest: Mapping[str, Any], embedders: Sequence[Any] = ()) -> int | None:
+    """Residues a protein is cropped to: the length its training embeddings were limited to."""
+    recorded = [int(v) for v in manifest["length"]["embedder_length_limits"].values() if int(v) > 0]
+    limit = min(recorded) if recorded else None
+    for embedder in embedders:
+        limit = effective_limit(limit, embedder.max_residues)
+    return limit
+
+
+# ----------------------------------------------------------------------------- compute
+
+
+class _Batch:
+    """One batch's float16 features in the shape `training.predict_proba` reads (no labels)."""
+
+    def __init__(self, features: list[list[Any]], lengths: Sequence[int], group_index: int) -> None:
+        import torch
+
+        self.features = features
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.groups = torch.full((len(lengths),), group_index, dtype=torch.long)
+        self._padded: tuple[bytes, tuple[list[Any], Any, None, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, indices: np.ndarray) -> tuple[list[Any], Any, None, Any]:
+        """Padded float32 inputs; padded once and reused by every fold model (the models do not modify them)."""
+        import torch
+
+        from .batching import pad_batch
+
+        key = np.asarray(indices).tobytes()
+        if self._padded is None or self._padded[0] != key:
+            idx = torch.as_tensor(indices, dtype=torch.long)
+            inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
+            self._padded = (key, (inputs, torch.as_tensor(self.lengths[indices]), None, self.groups[idx]))
+        return self._padded[1]
+
+
+def plan_chunks(lengths: Sequence[int], tokens_per_batch: int, chunk_size: int) -> list[list[list[int]]]:
+    """Protein indices as chunks of batches.
+
+    Batches are planned once over the whole input (`store.length_batches`:
+    length-sorted, longest first, within `tokens_per_batch` padded residues), so
+    every protein meets the same batch mates, the same padding and so the same
+    arithmetic whatever the chunk size: the output does not depend on it. Chunks
+    take whole consecutive batches up to `chunk_size` proteins (a batch with more
+    proteins than that is a chunk of its own).
+    """
+    from .store import length_batches
+
+    chunks: list[list[list[int]]] = []
+    current: list[list[int]] = []
+    count = 0
+    for batch in length_batches(lengths, tokens_per_batch):
+        if current and count + len(batch) > chunk_size:
+            chunks.append(current)
+            current, count = [], 0
+        current.append(batch)
+        count += len(batch)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def embed_batches(embedders: Sequence[Any], batches: Sequence[Sequence[int]], ids: Sequence[str],
+                  seqs: Mapping[int, str]) -> dict[int, list[Any]]:
+    """Protein index -> one float16 (L, D) tensor per embedder, cast as the training shards store them."""
+    import torch
+
+    from .store import _to_float16
+
+    features: dict[int, list[Any]] = {i: [] for batch in batches for i in batch}
+    for embedder in embedders:  # one embedder over the whole chunk, then the next
+        for batch in batches:
+            arrays = embedder.embed_batch([seqs[i] for i in batch])
+            if len(arrays) != len(batch):
+                raise RuntimeError(f"embedder '{embedder.name}' returned {len(arrays)} arrays for {len(batch)} sequences")
+            for i, arr in zip(batch, arrays, strict=True):
+                features[i].append(torch.from_numpy(_to_float16(embedder, ids[i], arr, len(seqs[i]))))
+    return features
+
+
+def fold_probabilities(bundle: Bundle, batch: _Batch, precision: str) -> np.ndarray:
+    """(folds, proteins, classes) probabilities of every fold model for one batch, CLASSES order."""
+    from .training import predict_proba
+
+    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group) for model in bundle.models])
+
+
+def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray]:
+    """Ensemble of (folds, n, C) probabilities: remap (positive, archaea), mean, top class, agreement.
+
+    The remap is applied to each fold's probabilities before averaging (it is
+    linear, so the mean is the remapped mean) so that each fold's vote is the
+    class it would predict under the same rule.
+    """
+    import pandas as pd
+
+    from .metrics import REMAP_GROUPS, apply_group_remap
+
+    fold_probs = np.asarray(fold_probs, dtype=np.float64)
+    if group in REMAP_GROUPS:
+        n = fold_probs.shape[1]
+        fold_probs = np.stack([
+            apply_group_remap(pd.DataFrame(p, columns=list(CLASSES)), [group] * n)[list(CLASSES)].to_numpy()
+            for p in fold_probs
+        ])
+    mean = fold_probs.mean(axis=0)
+    top = mean.argmax(axis=1)
+    votes = fold_probs.argmax(axis=2)  # (folds, n)
+    return {
+        "probabilities": mean,
+        "predicted": top,
+        "confidence": mean[np.arange(len(top)), top],
+        "agreement": (votes == top[None, :]).mean(axis=0),
+    }
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def write_tables(paths: Mapping[str, Path], rows: Iterable[Sequence[str]]) -> None:
+    """The same table as TSV and CSV (quoted where a field needs it), written row by row, each atomically."""
+    import contextlib
+
+    from .io import atomic_path
+
+    with contextlib.ExitStack() as stack:
+        writers = []
+        for fmt, path in paths.items():
+            tmp = stack.enter_context(atomic_path(path))
+            handle = stack.enter_context(open(tmp, "w", newline="", encoding="utf-8"))
+            writers.append(csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n"))
+        for writer in writers:
+            writer.writerow(OUTPUT_COLUMNS)
+        for row in rows:
+            for writer in writers:
+                writer.writerow(row)
+
+
+def _row(pid: str, cropped: bool, probs: np.ndarray, top: int, confidence: float, agreement: float) -> list[str]:
+    return [
+        pid,
+        DEEPLOCPRO_OUTPUT_NAMES[CLASSES[top]],
+        *(f"{probs[j]:.6f}" for j in _COLUMN_CLASS_INDEX),
+        f"{confidence:.6f}",
+        f"{agreement:.6f}",
+        "yes" if cropped else "no",
+    ]
+
+
+def plot_class_distribution(counts: Mapping[str, int], stem: str | os.PathLike[str], title: str) -> list[Path]:
+    """Bar chart of the predicted classes of a proteome (PNG and PDF)."""
+    from matplotlib.figure import Figure
+
+    from .plots import save_figure
+
+    names = list(PROBABILITY_COLUMNS)
+    values = [int(counts.get(n, 0)) for n in names]
+    total = max(sum(values), 1)
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    bars = ax.barh(names[::-1], values[::-1], color="#4c72b0")
+    for bar, value in zip(bars, values[::-1], strict=True):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {value} ({100 * value / total:.1f} %)",
+                va="center", fontsize=8)
+    ax.set_xlabel("proteins")
+    ax.set_xlim(0, max(values + [1]) * 1.3)
+    ax.set_title(title, fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, stem)
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def embedder_precision(requested: str, recorded: str | None, device: str) -> str:
+    """`auto`: the precision the bundle's embeddings were made at, when this device can run it.
+
+    The models learned from those exact numbers; bf16 and fp32 embeddings of a
+    protein language model differ by more than the fold models' rounding. Other
+    choices, or a recorded precision this device lacks (fp16 on a CPU), resolve
+    as in the embed rule.
+    """
+    from .device import resolve_precision
+
+    if requested != "auto":
+        return resolve_precision(requested, device)
+    if recorded in ("fp32", "bf16") or (recorded == "fp16" and device.startswith("cuda")):
+        return str(recorded)
+    return resolve_precision("auto", device)
+
+
+def build_embedders(bundle_dir: str | os.PathLike[str], manifest: Mapping[str, Any], options: PredictOptions,
+                    embedder_specs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
+    """The bundle's embedders, built now (from the bundle's specs unless overridden) and checked against it."""
+    from .device import resolve_device
+    from .embedders import RuntimeOptions, build_embedder
+
+    device = resolve_device(options.device)
+    embedders = []
+    for entry in manifest["embedders"]:
+        name = entry["name"]
+        precision = embedder_precision(options.precision, entry["provenance"].get("precision"), device)
+        runtime = RuntimeOptions(device=device, precision=precision, threads=options.threads)
+        spec = dict((embedder_specs or {}).get(name) or entry["spec"])
+        embedder = build_embedder(name, spec, runtime)
+        check_embedder(bundle_dir, entry["provenance"], embedder)
+        embedders.append(embedder)
+    return embedders
+
+
+def predict_proteome(
+    fasta: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    bundle_dir: str | os.PathLike[str],
+    options: PredictOptions | None = None,
+    embedder_specs: Mapping[str, Mapping[str, Any]] | None = None,
+    outputs: Mapping[str, str | os.PathLike[str]] | None = None,
+) -> dict[str, Any]:
+    """Predict every protein of `fasta` with the bundle in `bundle_dir`; write the tables to `out_dir`.
+
+    `embedder_specs` (name -> spec) replaces the bundle's recorded embedder specs,
+    e.g. to point at a local copy of the weights; the embedders built must still
+    reproduce the bundle's provenance. `outputs` may name the files individually
+    (keys tsv, csv, summary), as the Snakemake rule does. Returns the summary.
+    """
+    options = options or PredictOptions()
+    records = read_proteome(fasta)  # first, and before importing torch: bad input fails at once
+    manifest = read_manifest(bundle_dir)
+    check_group(options.group, manifest, bundle_dir)
+
+    import torch
+
+    from .device import resolve_precision
+    from .metrics import REMAP_GROUPS
+
+    out_dir = Path(out_dir)
+    paths = {k: Path(outputs[k]) if outputs and k in outputs else out_dir / v for k, v in OUTPUT_FILES.items()}
+    torch.set_num_threads(options.threads)
+    bundle = load_bundle(bundle_dir)
+    embedders = build_embedders(bundle_dir, manifest, options, embedder_specs)
+    for embedder, dim in zip(embedders, manifest["input_dims"], strict=True):
+        if embedder.dim != dim:
+            raise InputError(f"bundle {bundle_dir}: embedder '{embedder.name}' is {embedder.dim}-d, the models take {dim}-d")
+    limit = length_limit(manifest, embedders)
+    precision = resolve_precision(str(manifest.get("training", {}).get("precision", "fp32")), "cpu")
+    group_index = GROUP_INDEX.get(options.group, 0)
+    ids = [pid for pid, _ in records]
+    n = len(records)
+    lengths = [len(seq) if limit is None else min(len(seq), limit) for _, seq in records]
+    chunks = plan_chunks(lengths, options.tokens_per_batch, options.chunk_size)
+    log.info("%s: %d proteins from %s in %d chunk(s) of <= %d; crop to %s residues; group %s; %d thread(s)",
+             bundle.describe(), n, fasta, len(chunks), options.chunk_size, limit, options.group, options.threads)
+
+    # Results only (72 bytes a protein) are kept for the whole input, to be written in input order.
+    probabilities = np.zeros((n, len(CLASSES)), dtype=np.float64)
+    top = np.zeros(n, dtype=np.int64)
+    confidence = np.zeros(n, dtype=np.float64)
+    agreement = np.zeros(n, dtype=np.float64)
+    started = time.perf_counter()
+    done = 0
+    for c, batches in enumerate(chunks, start=1):
+        seqs = {i: records[i][1] if limit is None else crop_sequence(records[i][1], limit) for b in batches for i in b}
+        features = embed_batches(embedders, batches, ids, seqs)
+        for batch in batches:
+            data = _Batch([[features[i][e] for i in batch] for e in range(len(embedders))],
+                          [lengths[i] for i in batch], group_index)
+            result = ensemble_summary(fold_probabilities(bundle, data, precision), options.group)
+            probabilities[batch] = result["probabilities"]
+            top[batch] = result["predicted"]
+            confidence[batch] = result["confidence"]
+            agreement[batch] = result["agreement"]
+        done += len(seqs)
+        del features, seqs  # the chunk's embeddings go here: memory is set by the chunk
+        if options.progress:
+            elapsed = time.perf_counter() - started
+            log.info("chunk %d/%d: %d/%d proteins (%.1f proteins/s)", c, len(chunks), done, n, done / max(elapsed, 1e-9))
+
+    cropped = np.array([lengths[i] < len(records[i][1]) for i in range(n)], dtype=bool)
+    rows = (_row(ids[i], bool(cropped[i]), probabilities[i], int(top[i]), confidence[i], agreement[i]) for i in range(n))
+    write_tables({"tsv": paths["tsv"], "csv": paths["csv"]}, rows)
+    counts = Counter(DEEPLOCPRO_OUTPUT_NAMES[CLASSES[int(k)]] for k in top)
+    n_cropped = int(cropped.sum())
+
+    summary = {
+        "locfusion_version": __version__,
+        "input": {"fasta": str(fasta), "sha256": sha256_file(fasta), "n_proteins": n, "n_cropped": n_cropped},
+        "bundle": {
+            "path": str(bundle_dir),
+            "experiment": manifest.get("experiment"),
+            "model": manifest["model"],
+            "manifest_sha256": sha256_file(Path(bundle_dir) / "manifest.json"),
+            "n_folds": len(bundle.models),
+        },
+        "group": options.group,
+        "group_remap": options.group in REMAP_GROUPS,
+        "length_limit": limit,
+        "embedders": [e.provenance() for e in embedders],
+        "options": {"tokens_per_batch": options.tokens_per_batch, "classifier_precision": precision},
+        "localization_counts": {name: int(counts.get(name, 0)) for name in PROBABILITY_COLUMNS},
+        "columns": list(OUTPUT_COLUMNS),
+    }
+    from .io import write_json
+
+    write_json(summary, paths["summary"])
+    if options.plot:
+        title = f"{n} proteins, {manifest.get('experiment')} ensemble, group {options.group}"
+        plot_class_distribution(counts, out_dir / PLOT_STEM, title)
+    seconds = time.perf_counter() - started
+    log.info("wrote %d predictions to %s (%.1f s, %.1f proteins/s)", n, paths["tsv"].parent, seconds, n / max(seconds, 1e-9))
+    return summary
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    """One line for the terminal: how many proteins, where they were predicted to be."""
+    counts = summary["localization_counts"]
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if v)
+    return f"{summary['input']['n_proteins']} proteins predicted ({shown})"
+
+
+def load_embedder_specs(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Embedder specs from YAML: a mapping name -> spec, or a locfusion config (its `embedders:`)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: embedder spec file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, dict) and isinstance(data.get("embedders"), dict):
+        data = data["embedders"]
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and "kind" in v for v in data.values()):
+        raise InputError(f"{path}: expected a mapping of embedder name -> spec with a 'kind' (or a locfusion config)")
+    return {str(k): dict(v) for k, v in data.items()}
+
+
+def manifest_overview(bundle_dir: str | os.PathLike[str]) -> str:
+    """A few lines describing a bundle (for `locfusion inspect`)."""
+    m = read_manifest(bundle_dir)
+    lines = [
+        f"bundle        {bundle_dir}",
+        f"experiment    {m.get('experiment')} (locfusion {m.get('locfusion_version')})",
+        f"model         {m['model']} {json.dumps(m['params'], sort_keys=True)}",
+        f"group input   {'yes (needs --group)' if m['use_group'] else 'no'}",
+        f"length        max_length {m['length']['max_length']} (training: {m['length']['training_long_policy']}; "
+        f"prediction: crop)",
+        f"training data dataset.tsv sha256 {m.get('training_data', {}).get('dataset_sha256')} "
+        f"({m.get('training_data', {}).get('n_proteins')} proteins)",
+    ]
+    for e in m["embedders"]:
+        p = e["provenance"]
+        keys = {k: v for k, v in p.items() if k.startswith("spec.") or k in ("layer", "checkpoint_sha256", "weights_sha256")}
+        lines.append(f"embedder      {e['name']}: {p.get('kind')}, {p.get('dim')}-d {json.dumps(keys, sort_keys=True)}")
+    for f in m["folds"]:
+        lines.append(f"fold model    {f['file']}: test fold {f['test_fold']}, validation fold {f['val_fold']}, "
+                     f"best epoch {f['best_epoch']}, validation MCC {f['best_val_mcc']:.3f}")
+    return "\n".join(lines)

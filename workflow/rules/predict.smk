@@ -1,0 +1,102 @@
+# Model bundles and prediction of new proteomes.
+#
+# export_bundle: each experiment's fold models as a self-describing bundle
+#   (manifest.json + fold_{k}.safetensors), loadable without unpickling.
+# predict: the proteome in `predict.fasta` through the ensemble of one bundle
+#   (DeepLocPro-style table); a default target only when `predict.fasta` is set.
+
+import re
+
+PREDICT = config["predict"]
+PREDICT_EXPERIMENT = PREDICT["experiment"] or EXPERIMENTS[0]
+if PREDICT_EXPERIMENT not in EXPERIMENTS:
+    raise WorkflowError(
+        f"invalid configuration: config key 'predict.experiment': unknown experiment "
+        f"'{PREDICT_EXPERIMENT}' (defined: {', '.join(EXPERIMENTS)})"
+    )
+PREDICT_NAME = PREDICT["name"] or (
+    Path(PREDICT["fasta"]).stem if PREDICT["fasta"] else ""
+)
+if PREDICT["fasta"] and not re.fullmatch(r"[A-Za-z0-9_.-]+", PREDICT_NAME):
+    raise WorkflowError(
+        f"invalid configuration: config key 'predict.name': '{PREDICT_NAME}' becomes a path; "
+        "use letters, digits, '_', '-' or '.' only"
+    )
+# The default target of rule predict (common.smk's all_targets).
+PREDICT_TARGETS = (
+    [f"results/predictions/{PREDICT_NAME}/predictions.tsv"] if PREDICT["fasta"] else []
+)
+
+
+localrules:
+    export_bundle,
+
+
+rule export_bundle:
+    """Fold models + JSON manifest (embedder provenance, classes, length policy, data checksum)."""
+    input:
+        unpack(experiment_shards),
+        weights=lambda wildcards: fold_outputs(
+            "model.safetensors", wildcards.experiment
+        ),
+        manifests=lambda wildcards: fold_outputs("model.json", wildcards.experiment),
+        dataset="results/data/dataset.tsv",
+    output:
+        manifest="results/bundles/{experiment}/manifest.json",
+        weights=expand(
+            "results/bundles/{{experiment}}/fold_{fold}.safetensors", fold=FOLDS
+        ),
+    log:
+        "results/logs/export_bundle/{experiment}.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        experiment=lambda wildcards: config["experiments"][wildcards.experiment],
+        embedders=lambda wildcards: {
+            name: config["embedders"][name]
+            for name in config["experiments"][wildcards.experiment]["embedders"]
+        },
+        filter=config["filter"],
+    script:
+        "../scripts/export_bundle.py"
+
+
+rule predict:
+    """Localization of every protein of predict.fasta by a bundle's fold-model ensemble, streamed in chunks."""
+    input:
+        fasta=lambda wildcards: PREDICT["fasta"],
+        manifest=f"results/bundles/{PREDICT_EXPERIMENT}/manifest.json",
+        weights=expand(
+            "results/bundles/{experiment}/fold_{fold}.safetensors",
+            experiment=PREDICT_EXPERIMENT,
+            fold=FOLDS,
+        ),
+    output:
+        tsv="results/predictions/{name}/predictions.tsv",
+        csv="results/predictions/{name}/predictions.csv",
+        summary="results/predictions/{name}/summary.json",
+        png="results/predictions/{name}/class_distribution.png",
+        pdf="results/predictions/{name}/class_distribution.pdf",
+    log:
+        "results/logs/predict/{name}.log",
+    benchmark:
+        "results/benchmarks/predict/{name}.tsv"
+    wildcard_constraints:
+        # Only the configured proteome (no name matches when predict.fasta is null).
+        name=re.escape(PREDICT_NAME) if PREDICT["fasta"] else "(?!)",
+    conda:
+        "../../envs/embed.yaml"
+    threads: PREDICT["threads"]
+    resources:
+        mem_mb=attempt_scaled(PREDICT["mem_mb"]),
+        runtime=attempt_scaled(PREDICT["runtime"]),
+        gpu=config["embed"]["gpu"],
+    params:
+        predict=PREDICT,
+        embed=config["embed"],
+        embedders={
+            name: config["embedders"][name]
+            for name in config["experiments"][PREDICT_EXPERIMENT]["embedders"]
+        },
+    script:
+        "../scripts/predict.py"
