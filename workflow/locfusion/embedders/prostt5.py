@@ -1,0 +1,109 @@
+"""ProstT5 per-residue embeddings (transformers T5 encoder) in amino-acid mode.
+
+Spec keys:
+    model: Hugging Face id (read from the local HF cache, downloaded when absent
+           and the hub is reachable) or a local model directory  [default Rostlab/ProstT5]
+
+Input follows the ProstT5 model card: rare residues U/Z/O/B become X, residues
+are space-separated (one token each) and prefixed by `<AA2fold>`, which tells
+the model the input is sequence, not 3Di structure. The tokenizer appends
+`</s>`; both the prefix and `</s>` rows are dropped, leaving L rows.
+
+Precision: fp16 on GPU (as the ProstT5 authors run it), fp32 on CPU unless bf16
+is asked for and the CPU has native bf16 (then the weights are loaded in bf16:
+T5 was trained in bf16). The precision actually used is in the provenance.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import transformers
+from transformers import AutoTokenizer, T5EncoderModel
+
+from ..errors import InputError
+from .base import Embedder, RuntimeOptions, register
+from .torch_runtime import check_batch, cpu_bf16_supported, directory_sha256, precision_name, setup_torch
+
+DEFAULT_MODEL = "Rostlab/ProstT5"
+AA_PREFIX = "<AA2fold>"
+_RARE = re.compile(r"[UZOB]")
+
+
+def prostt5_input(sequence: str) -> str:
+    """The text ProstT5 reads for one protein in AA mode: `<AA2fold> M K X ...`."""
+    return f"{AA_PREFIX} " + " ".join(_RARE.sub("X", sequence))
+
+
+@register("prostt5")
+class ProstT5Embedder(Embedder):
+    """Per-residue last-layer states of the ProstT5 encoder, without the prefix and end rows."""
+
+    max_residues = None  # relative position buckets: no hard limit; the store may still crop
+
+    def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
+        super().__init__(name, spec, runtime)
+        self.device, dtype = setup_torch(runtime, name)
+        if self.device.type == "cpu" and not (dtype == torch.bfloat16 and cpu_bf16_supported()):
+            dtype = torch.float32
+        self.dtype = dtype
+        self.model_ref = str(spec.get("model") or DEFAULT_MODEL)
+        local = Path(self.model_ref).expanduser()
+        self.local_dir = local if local.is_dir() else None
+        source = str(local) if self.local_dir else self.model_ref
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(source, do_lower_case=False)
+            self.model = T5EncoderModel.from_pretrained(source, dtype=dtype)
+        except (OSError, ValueError) as exc:
+            where = "directory" if self.local_dir else "Hugging Face id (not in the local cache and the hub unreachable?)"
+            raise InputError(
+                f"embedder '{name}': cannot load ProstT5 from {where} '{self.model_ref}' ({str(exc).splitlines()[0]})"
+            ) from None
+        self.model = self.model.to(self.device).eval()
+        self.dim = int(self.model.config.d_model)
+        self.prefix_id = self.tokenizer.convert_tokens_to_ids(AA_PREFIX)
+        if self.prefix_id is None or self.prefix_id == self.tokenizer.unk_token_id:
+            raise InputError(f"embedder '{name}': tokenizer of '{self.model_ref}' has no {AA_PREFIX} token (not ProstT5?)")
+
+    def embed_batch(self, sequences: Sequence[str]) -> list[np.ndarray]:
+        seqs = check_batch(self.name, sequences, self.max_residues)
+        if not seqs:
+            return []
+        enc = self.tokenizer(
+            [prostt5_input(s) for s in seqs], add_special_tokens=True, padding="longest", return_tensors="pt"
+        )
+        n_tokens = enc["attention_mask"].sum(dim=1).tolist()
+        for i, (s, n) in enumerate(zip(seqs, n_tokens)):
+            # prefix + one token per residue + </s>; anything else means a tokenizer
+            # that splits or merges residues, and rows would no longer match residues.
+            if n != len(s) + 2 or int(enc["input_ids"][i, 0]) != self.prefix_id:
+                raise InputError(
+                    f"embedder '{self.name}': tokenizer of '{self.model_ref}' gave {n} tokens for sequence {i} "
+                    f"of the batch ({len(s)} residues; expected {AA_PREFIX} + 1 per residue + </s>)"
+                )
+        with torch.inference_mode():
+            states = self.model(
+                input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device)
+            ).last_hidden_state
+        states = states.float().cpu()
+        return [states[i, 1 : 1 + len(s)].numpy().copy() for i, s in enumerate(seqs)]
+
+    def provenance(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            **super().provenance(),
+            "model": self.model_ref,
+            "precision": precision_name(self.dtype),
+            "transformers_version": transformers.__version__,
+        }
+        revision = getattr(self.model.config, "_commit_hash", None)
+        if revision:
+            info["model_revision"] = revision
+        if self.local_dir is not None:
+            info["model_dir"] = str(self.local_dir.resolve())
+            info["weights_sha256"] = directory_sha256(self.local_dir, (".safetensors", ".bin"))
+        return info
