@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the checkpoint writer shared with the tests
 
 from plm_fixtures import make_esm2_checkpoint  # noqa: E402
-from perf import best_time, matmul_peak  # noqa: E402
+from perf import best_time, matmul_peak, sustained_matmul  # noqa: E402
 
 from locfusion.embedders import RuntimeOptions, build_embedder  # noqa: E402
 from locfusion.fasta import iter_fasta  # noqa: E402

@@ -29,3 +29,21 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 3) -> float:
     a = torch.randn(n, n).to(dtype)
     b = torch.randn(n, n).to(dtype)
     return 2 * n**3 / best_time(lambda: torch.matmul(a, b), repeats) / 1e9
+
+
+def sustained_matmul(dtype: torch.dtype, seconds: float, n: int = 1024) -> float:
+    """GFLOP/s of back-to-back n x n products for about `seconds`: the peak under the current load.
+
+    Measured right before and after a timed run, it gives the peak that run actually had
+    available, so a fraction-of-peak stays meaningful on a shared machine.
+    """
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    torch.matmul(a, b)
+    count, start = 0, time.perf_counter()
+    while True:
+        torch.matmul(a, b)
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return 2 * n**3 * count / elapsed / 1e9
