@@ -74,6 +74,7 @@ def test_esm2_shapes_dim_and_provenance(esm_embedder, esm_ckpt):
 
 
 def test_esm2_rows_are_residues_without_bos_eos(esm_embedder, esm_ckpt):
+    assert esm_embedder.fused_attention  # the fast attention path is the one compared with fair-esm here
     seq = SEQS[0]
     ref = fair_esm_reference(esm_ckpt, seq, 2)  # rows: BOS, residues, EOS
     assert ref.shape == (len(seq) + 2, 32)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import types
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import esm
 import numpy as np
 import torch
+import torch.nn.functional as F
 from esm.model.esm2 import ESM2
 
 from ..errors import InputError
@@ -93,6 +95,61 @@ def load_esm(model: str) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
     return net.eval(), alphabet, info
 
 
+def _fused_self_attention(self, query, key=None, value=None, key_padding_mask=None, incremental_state=None,
+                          need_weights=True, static_kv=False, attn_mask=None, before_softmax=False,
+                          need_head_weights=False):
+    """fair-esm's rotary self-attention for inference, through `F.scaled_dot_product_attention`.
+
+    Same maths as `esm.multihead_attention.MultiheadAttention.forward`, but the
+    fused kernel never materialises the batch x heads x L x L score tensor (nor
+    fair-esm's head-averaged copy of it, computed and discarded at every layer),
+    which is most of the memory traffic on CPU once the matmuls run in bf16.
+    Anything this path does not cover goes to the original method.
+    """
+    if (need_head_weights or before_softmax or incremental_state is not None or attn_mask is not None
+            or self.training or self.bias_k is not None or self.add_zero_attn
+            or not (self.self_attention or (key is query and value is query))):
+        return type(self).forward(self, query, key, value, key_padding_mask, incremental_state, need_weights,
+                                  static_kv, attn_mask, before_softmax, need_head_weights)
+    length, batch, dim = query.size()
+    heads, head_dim = self.num_heads, self.head_dim
+
+    def split(x):  # (L, B, H*d) -> (B*H, L, d), fair-esm's layout (rotary expects it)
+        return x.reshape(length, batch * heads, head_dim).transpose(0, 1)
+
+    q, k, v = split(self.q_proj(query)), split(self.k_proj(query)), split(self.v_proj(query))
+    if self.rot_emb is not None:
+        q, k = self.rot_emb(q, k)
+    keep = None if key_padding_mask is None else ~key_padding_mask.bool()[:, None, None, :]
+    shape = (batch, heads, length, head_dim)
+    out = F.scaled_dot_product_attention(q.reshape(shape), k.reshape(shape), v.reshape(shape), attn_mask=keep)
+    out = out.reshape(batch * heads, length, head_dim).transpose(0, 1).reshape(length, batch, dim)
+    return self.out_proj(out), None
+
+
+def use_fused_attention(model: torch.nn.Module, alphabet: Any) -> bool:
+    """Route every self-attention of `model` through `_fused_self_attention`, if it gives the same result.
+
+    Checked once on a short padded batch in fp32 against fair-esm's own code, so
+    a fair-esm version with other internals keeps its original attention.
+    """
+    attentions = [layer.self_attn for layer in model.layers]
+    tokens = alphabet.get_batch_converter()([("a", "MKTAYIAKQR"), ("b", "MSTNPK")])[2]
+    with torch.inference_mode():
+        want = model(tokens, repr_layers=[model.num_layers])["representations"][model.num_layers]
+        for attn in attentions:
+            attn.forward = types.MethodType(_fused_self_attention, attn)
+        try:
+            got = model(tokens, repr_layers=[model.num_layers])["representations"][model.num_layers]
+            ok = got.shape == want.shape and torch.allclose(got, want, atol=1e-4, rtol=1e-4)
+        except Exception:  # any incompatibility: keep fair-esm's own attention
+            ok = False
+    if not ok:
+        for attn in attentions:
+            del attn.forward
+    return ok
+
+
 @register("esm2")
 class ESM2Embedder(Embedder):
     """Per-residue representations of one ESM-2 layer, without the BOS and EOS rows."""
@@ -111,6 +168,7 @@ class ESM2Embedder(Embedder):
             raise InputError(f"embedder '{name}': layer {layer} out of range for {model_ref} (0..{n_layers})")
         self.dim = int(self.model.embed_dim)
         self.batch_converter = self.alphabet.get_batch_converter()
+        self.fused_attention = use_fused_attention(self.model, self.alphabet)
         # fp16 on GPU: weights cast once. bf16 on CPU: autocast, which keeps the
         # residual stream and layer norms in fp32 (a 33-layer bf16 residual
         # stream drifts) while the matmuls run on the native bf16 units.
