@@ -228,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         emb = build_embedder("bench", {"kind": "unirep", "size": 1900}, RuntimeOptions("cpu", prec, args.threads))
         cases.append(Case(f"UniRep-1900 {prec}", emb, ur_seqs, ur_seqs[:2],
                           lambda ls: unirep_flops(ls, 1900), prec, args.tokens_per_batch))
+        if not quick:  # more rows per recurrent step: the weights are read once per step for all of them
+            cases.append(Case(f"UniRep-1900 {prec}, budget 32768", emb, ur_seqs, ur_seqs[:2],
+                              lambda ls: unirep_flops(ls, 1900), prec, 32768))
     for round_ in range(args.rounds):
         for case in cases:
             case.measure_once(sustain_s)
