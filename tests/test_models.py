@@ -60,8 +60,9 @@ def test_fusion_has_exactly_the_study_parameter_count_and_breakdown():
     # The study's structural choices, not just the totals.
     attn = model.cross_attention.attentions
     assert len(attn) == 2 and all(a.num_heads == 8 and a.batch_first for a in attn)
-    lstm = model.bilstm.lstm
-    assert (lstm.num_layers, lstm.hidden_size, lstm.bidirectional, lstm.dropout) == (2, 256, True, 0.2)
+    lstm = model.bilstm
+    assert (lstm.num_layers, lstm.hidden_size, lstm.dropout) == (2, 256, 0.2)
+    assert [[d.hidden_size for d in layer] for layer in lstm.layers] == [[256, 256], [256, 256]]
     assert model.pooling.heads == 4 and model.pooling.head_dim == 128
     assert model.classifier[-1].out_features == 6
 
@@ -82,7 +83,7 @@ def test_defaults_are_exposed():
     assert FUSION_DEFAULTS["hidden_dim"] == 512 and FUSION_DEFAULTS["dropout"] == 0.2
     MODEL_DEFAULTS["fusion"]["dropout"] = 0.9  # a copy: mutating it must not change the model defaults
     assert build_model("fusion", [8], {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8,
-                                       "classifier_hidden": 8}).bilstm.lstm.dropout == 0.2
+                                       "classifier_hidden": 8}).bilstm.dropout == 0.2
 
 
 # --- padding invariance ---------------------------------------------------------------------
@@ -253,3 +254,36 @@ def test_bfloat16_autocast_runs_and_stays_close(kind):
         loss = model(inputs, lens).float().logsumexp(-1).sum()
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+# --- the unpacked BiLSTM equals the study's packed nn.LSTM ----------------------------------
+
+def test_bilstm_equals_packed_bidirectional_lstm_with_the_same_weights():
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from locfusion.models.fusion import BiLSTM, reverse_within_lengths
+
+    torch.manual_seed(0)
+    ours = BiLSTM(12, 7, layers=2, dropout=0.2).eval()
+    packed = torch.nn.LSTM(12, 7, num_layers=2, bidirectional=True, batch_first=True).eval()
+    with torch.no_grad():
+        for i, (ahead, behind) in enumerate(ours.layers):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(packed, f"{name}_l{i}").copy_(getattr(ahead, f"{name}_l0"))
+                getattr(packed, f"{name}_l{i}_reverse").copy_(getattr(behind, f"{name}_l0"))
+    lengths = torch.tensor([5, 11, 1, 8])
+    x = torch.randn(4, 11, 12) * length_mask_3d(lengths, 11)
+    with torch.no_grad():
+        expected, _ = packed(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        expected, _ = pad_packed_sequence(expected, batch_first=True, total_length=11)
+        got = ours(x, lengths)
+    torch.testing.assert_close(got, ours.norm(expected), rtol=1e-5, atol=1e-5)
+    assert got.shape == (4, 11, 14)
+    # reversal within lengths is its own inverse and leaves padding where it was
+    assert torch.equal(reverse_within_lengths(reverse_within_lengths(x, lengths), lengths), x)
+    assert torch.equal(reverse_within_lengths(x, lengths)[0, :5], x[0, :5].flip(0))
+    assert torch.equal(reverse_within_lengths(x, lengths)[0, 5:], x[0, 5:])
+
+
+def length_mask_3d(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    return (torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1).float()
