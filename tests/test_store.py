@@ -7,6 +7,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
 from locfusion.embedders import Embedder, RuntimeOptions, build_embedder
@@ -360,3 +361,21 @@ def test_unusable_shards_refused(tmp_path: Path, blosum: Embedder) -> None:
         EmbeddingReader([good, other])
     with pytest.raises(InputError, match="no embedding shards"):
         load_embeddings([])
+
+
+def test_embed_shard_uses_the_embedders_own_tokens_per_batch(tmp_path: Path) -> None:
+    """`embedders.<name>.tokens_per_batch` overrides `embed.tokens_per_batch` (recorded in the shard)."""
+
+    from locfusion.pipeline import embed_shard
+
+    pd.DataFrame({"id": ["A", "B"], "sequence": ["MKV" * 20, "MLA" * 30], "length": [60, 90]}).to_csv(
+        tmp_path / "dataset.tsv", sep="\t", index=False)
+    pd.DataFrame({"id": ["A", "B"], "shard": [0, 0]}).to_csv(tmp_path / "shards.tsv", sep="\t", index=False)
+    settings = {"tokens_per_batch": 8192, "device": "cpu", "precision": "fp32"}
+    filters = {"max_length": 1000, "long_policy": "drop"}
+    for spec, expected in (({"kind": "blosum62"}, 8192), ({"kind": "blosum62", "tokens_per_batch": 128}, 128)):
+        out = tmp_path / f"shard_{expected}.h5"
+        embed_shard(str(tmp_path / "dataset.tsv"), str(tmp_path / "shards.tsv"), 0, "b", spec, settings, filters,
+                    str(out), threads=1)
+        with h5py.File(out) as h5:
+            assert h5.attrs["tokens_per_batch"] == expected and len(next(iter(h5.values()))) == 2

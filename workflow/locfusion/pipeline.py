@@ -79,15 +79,19 @@ def embed_shard(dataset: str, shards: str, shard: int, embedder_name: str, spec:
     ids = set(plan.loc[plan["shard"] == shard, "id"])
     records = [(pid, seq) for pid, seq in zip(data["id"], data["sequence"]) if pid in ids]
     embedder = build_embedder(embedder_name, dict(spec), runtime)
+    # Per embedder, because the best batch differs by model and device: ESM-2 on CPU peaks near
+    # 2,048 padded residues (bigger batches only add attention cost), UniRep's recurrence wants 32,768.
+    tokens_per_batch = int(spec.get("tokens_per_batch", embed_settings["tokens_per_batch"]))
     max_length = filter_settings["max_length"]
     if embedder.max_residues is not None and embedder.max_residues < max_length and any(len(s) > embedder.max_residues for _, s in records):
         raise InputError(
             f"embedder '{embedder_name}' accepts at most {embedder.max_residues} residues but filter.max_length is "
             f"{max_length}: set filter.max_length <= {embedder.max_residues} so all fused embedders crop alike"
         )
-    log.info("shard %d: %d proteins, %d residues, embedder %s on %s (%s, %d threads)", shard, len(records),
-             sum(len(s) for _, s in records), embedder_name, runtime.device, runtime.precision, threads)
-    embed_to_shard(embedder, records, out, tokens_per_batch=embed_settings["tokens_per_batch"], max_length=max_length,
+    log.info("shard %d: %d proteins, %d residues, embedder %s on %s (%s, %d threads, %d tokens per batch)", shard,
+             len(records), sum(len(s) for _, s in records), embedder_name, runtime.device, runtime.precision, threads,
+             tokens_per_batch)
+    embed_to_shard(embedder, records, out, tokens_per_batch=tokens_per_batch, max_length=max_length,
                    long_policy=filter_settings["long_policy"], extra_attrs={"shard": shard})
 
 
