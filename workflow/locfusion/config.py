@@ -7,6 +7,7 @@ so a mistake is reported the same way everywhere: one line naming the key.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,37 @@ def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PAT
         message = error.message if len(error.message) < 200 else error.message[:200] + "..."
         raise InputError(f"config key '{_key_path(error)}': {message}")
     _check_cross_references(config)
+    _check_training_overrides(config, schema)
     return config
+
+
+# Scheduler resources stay global: a rule's threads, memory and runtime come from `training:`.
+_NOT_OVERRIDABLE = ("threads", "mem_mb", "runtime")
+
+
+def experiment_training(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Training settings of experiment `name`: `training:` with its `experiments.<name>.training` overrides.
+
+    Lets one experiment differ in a setting (precision, lr, loss, ...) and be compared with
+    another on the same folds and proteins, without a second copy of the whole config.
+    """
+    return {**config["training"], **config["experiments"][name].get("training", {})}
+
+
+def _check_training_overrides(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Each override must name a training setting and pass that setting's schema."""
+    training_schema = schema["properties"]["training"]
+    for name, experiment in config["experiments"].items():
+        for key, value in experiment.get("training", {}).items():
+            where = f"experiments.{name}.training.{key}"
+            if key in _NOT_OVERRIDABLE:
+                raise InputError(f"config key '{where}': resources are set for all experiments under training.{key}")
+            if key not in training_schema["properties"]:
+                raise InputError(f"config key '{where}': not a training setting "
+                                 f"(known: {', '.join(sorted(training_schema['properties']))})")
+            errors = list(jsonschema.Draft7Validator(training_schema["properties"][key]).iter_errors(value))
+            if errors:
+                raise InputError(f"config key '{where}': {errors[0].message}")
 
 
 def _check_cross_references(config: dict[str, Any]) -> None:

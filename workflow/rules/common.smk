@@ -10,7 +10,11 @@ min_version("9.0")
 LIBRARY_DIR = Path(workflow.basedir) / "workflow"
 sys.path.insert(0, str(LIBRARY_DIR))
 
-from locfusion.config import SCHEMA_PATH, validate_config  # noqa: E402
+from locfusion.config import (
+    SCHEMA_PATH,
+    experiment_training,
+    validate_config,
+)  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
 
 try:
@@ -59,6 +63,11 @@ def experiment_shards(wildcards):
 def experiment_checks(wildcards):
     embedders = config["experiments"][wildcards.experiment]["embedders"]
     return expand("results/embeddings/{embedder}/check.json", embedder=embedders)
+
+
+def training_settings(wildcards):
+    """`training:` with the experiment's own overrides (experiments.<name>.training)."""
+    return experiment_training(config, wildcards.experiment)
 
 
 def fold_outputs(name, experiment=None):

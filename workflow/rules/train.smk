@@ -21,7 +21,7 @@ rule train:
         runtime=attempt_scaled(config["training"]["runtime"]),
     params:
         experiment=lambda wildcards: config["experiments"][wildcards.experiment],
-        training=config["training"],
+        training=training_settings,
         n_folds=N_FOLDS,
         checkpoint="results/checkpoints/{experiment}/fold_{fold}/checkpoint.pt",
     script:

@@ -1,0 +1,47 @@
+"""Config validation: per-experiment training overrides."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from locfusion.config import experiment_training, validate_config
+from locfusion.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def study_config(**training_overrides: object) -> dict:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["experiments"]["attention_pooling"]["training"] = dict(training_overrides)
+    return config
+
+
+def test_experiment_overrides_only_its_own_training_settings() -> None:
+    config = validate_config(study_config(precision="bf16", lr=3e-4))
+    assert experiment_training(config, "attention_pooling") == {**config["training"], "precision": "bf16", "lr": 3e-4}
+    assert experiment_training(config, "fusion") == config["training"]
+    assert config["training"]["precision"] == "fp32"  # the global section is untouched
+
+
+def test_experiments_without_overrides_get_an_empty_mapping() -> None:
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    assert all(e["training"] == {} for e in config["experiments"].values())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"precision": "fp8"}, r"'experiments\.attention_pooling\.training\.precision': 'fp8' is not one of"),
+        ({"epochs": 0}, r"'experiments\.attention_pooling\.training\.epochs': 0 is less than the minimum of 1"),
+        ({"learning_rate": 1e-3}, r"'experiments\.attention_pooling\.training\.learning_rate': not a training setting"),
+        ({"threads": 4}, r"'experiments\.attention_pooling\.training\.threads': resources are set for all"),
+    ],
+)
+def test_bad_overrides_name_the_key(overrides: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message) as err:
+        validate_config(copy.deepcopy(study_config(**overrides)))
+    assert "\n" not in str(err.value)
