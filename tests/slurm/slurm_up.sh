@@ -77,7 +77,8 @@ free_port() {
 }
 
 # ---------------------------------------------------------------- configuration
-CPUS=$(nproc)
+# Usable cores whatever OMP_NUM_THREADS says: GNU nproc honours it, which would shrink the node.
+CPUS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 # A little below MemTotal: slurmd drains a node that has less memory than configured.
 MEM_MB=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 cat >"$SLURM_CONF" <<EOF
