@@ -93,10 +93,17 @@ def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
     Its own inverse. Lets a forward-running LSTM read a protein C- to N-terminus
     with the padding still at the end, where it cannot reach any real residue.
     """
-    batch, length = x.shape[:2]
-    positions = torch.arange(length, device=x.device).unsqueeze(0).expand(batch, length)
-    last = (lengths.to(x.device) - 1).unsqueeze(1)
-    index = torch.where(positions <= last, last - positions, positions)
+    return _gather_positions(x, reversal_index(lengths, x.shape[1], x.device))
+
+
+def reversal_index(lengths: Tensor, length: int, device: torch.device) -> Tensor:
+    """(B, length) positions that `reverse_within_lengths` reads: computed once per batch."""
+    positions = torch.arange(length, device=device).unsqueeze(0).expand(lengths.shape[0], length)
+    last = (lengths.to(device) - 1).unsqueeze(1)
+    return torch.where(positions <= last, last - positions, positions)
+
+
+def _gather_positions(x: Tensor, index: Tensor) -> Tensor:
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
@@ -131,14 +138,15 @@ class BiLSTM(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         """`x`: (B, L, D) zero-padded; `lengths`: (B,) int64."""
         valid = length_mask(lengths, x.shape[1], device=x.device).unsqueeze(-1)
+        reverse = reversal_index(lengths, x.shape[1], x.device)  # shared by every layer, both ways
         with torch.autocast(device_type=x.device.type, enabled=False):
             out = x.float()
             for i, (forward_lstm, backward_lstm) in enumerate(self.layers):
                 if i:
                     out = self.inter_layer_dropout(out)
                 ahead, _ = forward_lstm(out)
-                behind, _ = backward_lstm(reverse_within_lengths(out, lengths))
-                out = torch.cat([ahead, reverse_within_lengths(behind, lengths)], dim=-1)
+                behind, _ = backward_lstm(_gather_positions(out, reverse))
+                out = torch.cat([ahead, _gather_positions(behind, reverse)], dim=-1)
             out = out * valid
         return self.norm(out)
 
