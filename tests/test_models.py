@@ -186,6 +186,15 @@ def test_bad_hyperparameter_values(kind, params, fragment):
         build_model(kind, [20], params)
 
 
+def test_a_number_given_as_text_says_where_text_comes_from():
+    # snakemake --config 'experiments={"x": {"params": {"hidden_dim": 128}}}' delivers '128'
+    with pytest.raises(InputError, match=r"got '128' \(text, not a number: .*--configfile\)"):
+        build_model("fusion", [20], {"hidden_dim": "128"})
+    with pytest.raises(InputError) as err:
+        build_model("fusion", [20], {"hidden_dim": "large"})
+    assert "text, not a number" not in str(err.value)
+
+
 def test_bad_kind_and_dims():
     with pytest.raises(InputError, match="unknown model kind 'cnn'"):
         build_model("cnn", [20], {})

@@ -87,7 +87,8 @@ def resolve_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any
             ok, expected = isinstance(value, type(default)), f"a {type(default).__name__}"
         if not ok:
             raise InputError(
-                f"model '{kind}': hyperparameter '{key}' must be {expected} (default {default!r}), got {value!r}"
+                f"model '{kind}': hyperparameter '{key}' must be {expected} (default {default!r}), "
+                f"got {value!r}{_text_hint(value)}"
             )
         if isinstance(default, float):
             resolved[key] = float(value)
@@ -96,6 +97,14 @@ def resolve_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any
         if problem:
             raise InputError(f"model '{kind}': {problem}")
     return resolved
+
+
+def _text_hint(value: Any) -> str:
+    """Why a number may arrive as text: snakemake parses nested `--config` values with YAML's
+    BaseLoader, which keeps every scalar a string; users should know where to look."""
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return " (text, not a number: snakemake reads nested --config values as text; use a --configfile)"
+    return ""
 
 
 def build_model(
