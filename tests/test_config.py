@@ -55,6 +55,15 @@ def test_offline_fp32_twin_is_fusion_but_for_its_precision() -> None:
     config["experiments"].update(twin["experiments"])
     config = validate_config(config)
     fusion, fp32 = config["experiments"]["fusion"], config["experiments"]["fusion_fp32"]
-    assert {**fp32, "training": {}} == fusion
+    assert {**fp32, "training": {}, "compare_with": None} == {**fusion, "compare_with": None}
+    assert fp32["compare_with"] == "fusion"
     assert experiment_training(config, "fusion_fp32") == {**config["training"], "precision": "fp32"}
     assert config["training"]["precision"] != "fp32"  # otherwise the twin compares nothing
+
+
+@pytest.mark.parametrize("reference", ["fusion_typo", "attention_pooling"])
+def test_compare_with_must_name_another_experiment(reference: str) -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["experiments"]["attention_pooling"]["compare_with"] = reference
+    with pytest.raises(InputError, match=rf"'experiments\.attention_pooling\.compare_with': '{reference}' is not another"):
+        validate_config(config)

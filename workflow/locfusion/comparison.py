@@ -35,7 +35,8 @@ def remapped(predictions: Mapping[str, pd.DataFrame], remap: bool) -> dict[str, 
 
 
 def comparison_pairs(experiments: Mapping[str, Mapping[str, Any]], pooled_mcc: Mapping[str, float], has_deeplocpro: bool) -> list[tuple[str, str, str]]:
-    """(a, b, why) pairs: every experiment vs DeepLocPro; each fusion vs the best single-embedder model."""
+    """(a, b, why) pairs: every experiment vs DeepLocPro; each fusion vs the best single-embedder model;
+    each variant vs the experiment it names in `compare_with` (e.g. fp32 vs bf16 training)."""
     pairs = [(name, DEEPLOCPRO, "experiment vs DeepLocPro") for name in experiments] if has_deeplocpro else []
     singles = [n for n, e in experiments.items() if len(e["embedders"]) == 1]
     if singles:
@@ -43,6 +44,9 @@ def comparison_pairs(experiments: Mapping[str, Mapping[str, Any]], pooled_mcc: M
         for name, spec in experiments.items():
             if spec["model"] == "fusion" and len(spec["embedders"]) > 1:
                 pairs.append((name, best, "fusion vs best single-embedder baseline"))
+    for name, spec in experiments.items():
+        if spec.get("compare_with"):
+            pairs.append((name, spec["compare_with"], "variant vs its reference"))
     return pairs
 
 

@@ -103,6 +103,12 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                     f"config key 'experiments.{name}.embedders': unknown embedder '{embedder}' "
                     f"(defined: {', '.join(embedders)})"
                 )
+        reference = experiment.get("compare_with")
+        if reference is not None and (reference == name or reference not in config["experiments"]):
+            raise InputError(
+                f"config key 'experiments.{name}.compare_with': '{reference}' is not another experiment "
+                f"(defined: {', '.join(config['experiments'])})"
+            )
     filt = config["filter"]
     if filt["min_length"] > filt["max_length"]:
         raise InputError("config key 'filter.min_length': larger than filter.max_length")
