@@ -7,14 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-fp32
+.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
 	@echo "make test   - run the tests"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
-	@echo "make offline-study-fp32 - the offline study plus its fusion model trained in fp32 (bf16 check)"
+	@echo "make offline-study-bf16 - the offline study plus its fusion model trained in bf16 (precision check)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -37,11 +37,11 @@ offline-study: $(STAMP)
 	$(BIN)/snakemake --profile profiles/offline_study
 	$(BIN)/snakemake --profile profiles/offline_study --report results/report.html
 
-OFFLINE_FP32 := --configfile resources/offline_study/config.yaml resources/offline_study/fusion_fp32.yaml
+OFFLINE_BF16 := --configfile resources/offline_study/config.yaml resources/offline_study/fusion_bf16.yaml
 
-offline-study-fp32: $(STAMP)
-	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_FP32)
-	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_FP32) --report results/report.html
+offline-study-bf16: $(STAMP)
+	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16)
+	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16) --report results/report.html
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

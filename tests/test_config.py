@@ -47,18 +47,18 @@ def test_bad_overrides_name_the_key(overrides: dict, message: str) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_offline_fp32_twin_is_fusion_but_for_its_precision() -> None:
-    """resources/offline_study/fusion_fp32.yaml, merged as snakemake merges --configfile files."""
+def test_offline_bf16_twin_is_fusion_but_for_its_precision() -> None:
+    """resources/offline_study/fusion_bf16.yaml, merged as snakemake merges --configfile files."""
     offline = REPO / "resources" / "offline_study"
     config = yaml.safe_load((offline / "config.yaml").read_text())
-    twin = yaml.safe_load((offline / "fusion_fp32.yaml").read_text())
+    twin = yaml.safe_load((offline / "fusion_bf16.yaml").read_text())
     config["experiments"].update(twin["experiments"])
     config = validate_config(config)
-    fusion, fp32 = config["experiments"]["fusion"], config["experiments"]["fusion_fp32"]
-    assert {**fp32, "training": {}, "compare_with": None} == {**fusion, "compare_with": None}
-    assert fp32["compare_with"] == "fusion"
-    assert experiment_training(config, "fusion_fp32") == {**config["training"], "precision": "fp32"}
-    assert config["training"]["precision"] != "fp32"  # otherwise the twin compares nothing
+    fusion, bf16 = config["experiments"]["fusion"], config["experiments"]["fusion_bf16"]
+    assert {**bf16, "training": {}, "compare_with": None} == {**fusion, "compare_with": None}
+    assert bf16["compare_with"] == "fusion"
+    assert experiment_training(config, "fusion_bf16") == {**config["training"], "precision": "bf16"}
+    assert config["training"]["precision"] == "fp32"  # otherwise the twin compares nothing
 
 
 @pytest.mark.parametrize("reference", ["fusion_typo", "attention_pooling"])
