@@ -67,3 +67,13 @@ def test_compare_with_must_name_another_experiment(reference: str) -> None:
     config["experiments"]["attention_pooling"]["compare_with"] = reference
     with pytest.raises(InputError, match=rf"'experiments\.attention_pooling\.compare_with': '{reference}' is not another"):
         validate_config(config)
+
+
+def test_a_number_given_as_text_says_where_text_comes_from() -> None:
+    # snakemake --config 'experiments={"attention_pooling": {"training": {"epochs": 5}}}' delivers '5'
+    with pytest.raises(InputError, match=r"'5' is not of type 'integer' \(text, not a number: .*--configfile\)"):
+        validate_config(study_config(epochs="5"))
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["training"]["epochs"] = "50"
+    with pytest.raises(InputError, match=r"config key 'training\.epochs': .*\(text, not a number"):
+        validate_config(config)

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import InputError
+from .errors import InputError, number_as_text_hint
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -58,7 +58,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PAT
     if errors:
         error = errors[0]
         message = error.message if len(error.message) < 200 else error.message[:200] + "..."
-        raise InputError(f"config key '{_key_path(error)}': {message}")
+        raise InputError(f"config key '{_key_path(error)}': {message}{number_as_text_hint(error.instance)}")
     _check_cross_references(config)
     _check_training_overrides(config, schema)
     return config
@@ -90,7 +90,7 @@ def _check_training_overrides(config: dict[str, Any], schema: Mapping[str, Any])
                                  f"(known: {', '.join(sorted(training_schema['properties']))})")
             errors = list(jsonschema.Draft7Validator(training_schema["properties"][key]).iter_errors(value))
             if errors:
-                raise InputError(f"config key '{where}': {errors[0].message}")
+                raise InputError(f"config key '{where}': {errors[0].message}{number_as_text_hint(value)}")
 
 
 def _check_cross_references(config: dict[str, Any]) -> None:

@@ -16,6 +16,14 @@ class InputError(ValueError):
     """Bad user input (FASTA, TSV, config, bundle); the message is the whole story."""
 
 
+def number_as_text_hint(value: object) -> str:
+    """Why a config number may arrive as text: snakemake parses nested `--config` values with YAML's
+    BaseLoader, which keeps every scalar a string. Appended to type errors so users know where to look."""
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return " (text, not a number: snakemake reads nested --config values as text; use a --configfile)"
+    return ""
+
+
 @contextlib.contextmanager
 def exit_on_input_error(prog: str = "locfusion") -> Iterator[None]:
     """Turn an `InputError` into `prog: error: <message>` on stderr and exit status 1."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from ..errors import InputError
+from ..errors import InputError, number_as_text_hint
 
 # A model class is built as cls(input_dims, params, n_classes, n_groups).
 ModelFactory = Callable[[Sequence[int], Mapping[str, Any], int, int], nn.Module]
@@ -88,7 +88,7 @@ def resolve_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any
         if not ok:
             raise InputError(
                 f"model '{kind}': hyperparameter '{key}' must be {expected} (default {default!r}), "
-                f"got {value!r}{_text_hint(value)}"
+                f"got {value!r}{number_as_text_hint(value)}"
             )
         if isinstance(default, float):
             resolved[key] = float(value)
@@ -97,14 +97,6 @@ def resolve_params(kind: str, params: Mapping[str, Any] | None) -> dict[str, Any
         if problem:
             raise InputError(f"model '{kind}': {problem}")
     return resolved
-
-
-def _text_hint(value: Any) -> str:
-    """Why a number may arrive as text: snakemake parses nested `--config` values with YAML's
-    BaseLoader, which keeps every scalar a string; users should know where to look."""
-    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        return " (text, not a number: snakemake reads nested --config values as text; use a --configfile)"
-    return ""
 
 
 def build_model(
