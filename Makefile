@@ -7,14 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16
+.PHONY: demo test report venv lint format clean help offline-study offline-study-full offline-precision-nested
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
 	@echo "make test   - run the tests"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
-	@echo "make offline-study-bf16 - the offline study plus its fusion model trained in bf16 (precision check)"
+	@echo "make offline-study-full - the offline study plus single-embedder baselines and the organism-group variant"
+	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -37,11 +38,18 @@ offline-study: $(STAMP)
 	$(BIN)/snakemake --profile profiles/offline_study
 	$(BIN)/snakemake --profile profiles/offline_study --report results/report.html
 
-OFFLINE_BF16 := --configfile resources/offline_study/config.yaml resources/offline_study/fusion_bf16.yaml
+OFFLINE := --profile profiles/offline_study --configfile resources/offline_study/config.yaml
+OFFLINE_FULL := $(OFFLINE) resources/offline_study/full.yaml
+OFFLINE_PRECISION := $(OFFLINE) resources/offline_study/precision_nested.yaml
 
-offline-study-bf16: $(STAMP)
-	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16)
-	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16) --report results/report.html
+offline-study-full: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_FULL)
+	$(BIN)/snakemake $(OFFLINE_FULL) --report results/report.html
+
+# Only the fusion experiment's per-test-fold selections (and what they need): 5 x 4 x 2 models.
+offline-precision-nested: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_PRECISION) $(foreach k,0 1 2 3 4,results/experiments/fusion/seed_42/fold_$(k)/selection.json)
+	$(BIN)/python -m locfusion.cv results/experiments/fusion/seed_42
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

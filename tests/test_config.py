@@ -1,4 +1,4 @@
-"""Config validation: per-experiment training overrides."""
+"""Config validation: per-experiment training overrides, grids, seeds and declared comparisons."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from locfusion.config import experiment_training, validate_config
+from locfusion.config import validate_config
+from locfusion.cv import run_experiment, run_training
 from locfusion.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
+OFFLINE = REPO / "resources" / "offline_study"
 
 
 def study_config(**training_overrides: object) -> dict:
@@ -20,16 +22,32 @@ def study_config(**training_overrides: object) -> dict:
     return config
 
 
+def merged(*files: Path) -> dict:
+    """Config files merged as snakemake merges --configfile files: dicts key by key, the rest replaced."""
+
+    def update(base: dict, new: dict) -> dict:
+        for key, value in new.items():
+            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        return base
+
+    config: dict = {}
+    for path in files:
+        update(config, yaml.safe_load(path.read_text()))
+    return config
+
+
 def test_experiment_overrides_only_its_own_training_settings() -> None:
     config = validate_config(study_config(precision="bf16", lr=3e-4))
-    assert experiment_training(config, "attention_pooling") == {**config["training"], "precision": "bf16", "lr": 3e-4}
-    assert experiment_training(config, "fusion") == config["training"]
+    expected = {k: v for k, v in config["training"].items() if k != "seeds"}
+    assert run_training(config, "attention_pooling", 42, 0) == {**expected, "precision": "bf16", "lr": 3e-4, "seed": 42}
+    assert run_training(config, "fusion", 7, 0) == {**expected, "seed": 7}
     assert config["training"]["precision"] == "fp32"  # the global section is untouched
 
 
-def test_experiments_without_overrides_get_an_empty_mapping() -> None:
+def test_experiments_without_overrides_get_empty_mappings() -> None:
     config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
-    assert all(e["training"] == {} for e in config["experiments"].values())
+    assert all(e["training"] == {} and e["grid"] == {} for e in config["experiments"].values())
+    assert config["training"]["seeds"] == [42] and config["cv"] == "single"
 
 
 @pytest.mark.parametrize(
@@ -38,7 +56,8 @@ def test_experiments_without_overrides_get_an_empty_mapping() -> None:
         ({"precision": "fp8"}, r"'experiments\.attention_pooling\.training\.precision': 'fp8' is not one of"),
         ({"epochs": 0}, r"'experiments\.attention_pooling\.training\.epochs': 0 is less than the minimum of 1"),
         ({"learning_rate": 1e-3}, r"'experiments\.attention_pooling\.training\.learning_rate': not a training setting"),
-        ({"threads": 4}, r"'experiments\.attention_pooling\.training\.threads': resources are set for all"),
+        ({"threads": 4}, r"'experiments\.attention_pooling\.training\.threads': set for all experiments"),
+        ({"seeds": [1]}, r"'experiments\.attention_pooling\.training\.seeds': set for all experiments"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides: dict, message: str) -> None:
@@ -47,26 +66,93 @@ def test_bad_overrides_name_the_key(overrides: dict, message: str) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_offline_bf16_twin_is_fusion_but_for_its_precision() -> None:
-    """resources/offline_study/fusion_bf16.yaml, merged as snakemake merges --configfile files."""
-    offline = REPO / "resources" / "offline_study"
-    config = yaml.safe_load((offline / "config.yaml").read_text())
-    twin = yaml.safe_load((offline / "fusion_bf16.yaml").read_text())
-    config["experiments"].update(twin["experiments"])
-    config = validate_config(config)
-    fusion, bf16 = config["experiments"]["fusion"], config["experiments"]["fusion_bf16"]
-    assert {**bf16, "training": {}, "compare_with": None} == {**fusion, "compare_with": None}
-    assert bf16["compare_with"] == "fusion"
-    assert experiment_training(config, "fusion_bf16") == {**config["training"], "precision": "bf16"}
-    assert config["training"]["precision"] == "fp32"  # otherwise the twin compares nothing
-
-
-@pytest.mark.parametrize("reference", ["fusion_typo", "attention_pooling"])
-def test_compare_with_must_name_another_experiment(reference: str) -> None:
+def test_grid_points_override_training_and_params() -> None:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["experiments"]["attention_pooling"]["compare_with"] = reference
-    with pytest.raises(InputError, match=rf"'experiments\.attention_pooling\.compare_with': '{reference}' is not another"):
+    config["experiments"]["fusion"]["grid"] = {"training.precision": ["fp32", "bf16"], "params.hidden_dim": [256, 512]}
+    config = validate_config(config)
+    # key order, last key fastest: (fp32, 256), (fp32, 512), (bf16, 256), (bf16, 512)
+    assert run_training(config, "fusion", 42, 2)["precision"] == "bf16"
+    assert run_experiment(config, "fusion", 2)["params"] == {"hidden_dim": 256}
+    assert run_experiment(config, "fusion", 1)["params"] == {"hidden_dim": 512}
+    with pytest.raises(InputError, match="grid point 4 outside 0-3"):
+        run_training(config, "fusion", 42, 4)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"training.precision": ["fp8"]}, r"'experiments\.fusion\.grid\.training\.precision': 'fp8' is not one of"),
+        ({"training.threads": [2]}, r"'experiments\.fusion\.grid\.training\.threads': set for all experiments"),
+        ({"params.hiden_dim": [8]}, r"'experiments\.fusion\.grid\.params\.hiden_dim': model 'fusion': unknown hyperparameter"),
+        ({"params.hidden_dim": [0]}, r"'experiments\.fusion\.grid\.params\.hidden_dim': .*must be an integer >= 1"),
+        ({"lr": [1e-3]}, r"config key 'experiments\.fusion\.grid'"),
+        ({"training.lr": []}, r"config key 'experiments\.fusion\.grid\.training\.lr'"),
+    ],
+)
+def test_bad_grids_name_the_key(grid: dict, message: str) -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["experiments"]["fusion"]["grid"] = grid
+    with pytest.raises(InputError, match=message) as err:
         validate_config(config)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("comparison", "message"),
+    [
+        ({"name": "x", "a": "fusion", "b": "fusion_typo"}, r"'comparisons\.1\.b': 'fusion_typo' is neither an experiment"),
+        ({"name": "x", "a": "DeepLocPro", "b": "fusion"}, r"'comparisons\.1\.a': 'DeepLocPro' is neither"),
+        ({"name": "x", "a": "fusion", "b": "fusion"}, r"'comparisons\.1': compares 'fusion' with itself"),
+        ({"name": "x", "a": "fusion"}, r"'comparisons\.1\.b': 'b' is a required property"),
+    ],
+)
+def test_declared_comparisons_are_checked(comparison: dict, message: str) -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["comparisons"].append(comparison)
+    with pytest.raises(InputError, match=message):
+        validate_config(config)
+
+
+def test_deeplocpro_is_a_peer_once_its_predictions_are_configured() -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["evaluation"]["deeplocpro_predictions"] = "somewhere"
+    config["comparisons"].append({"name": "peer", "a": "fusion", "b": "DeepLocPro"})
+    assert validate_config(config)["comparisons"][-1]["b"] == "DeepLocPro"
+    config["comparisons"].append({"name": "peer", "a": "attention_pooling", "b": "DeepLocPro"})
+    with pytest.raises(InputError, match=r"'comparisons\.2\.name': 'peer' declared twice"):
+        validate_config(config)
+
+
+def test_seeds_must_be_distinct_integers() -> None:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["training"]["seeds"] = [42, 42]
+    with pytest.raises(InputError, match=r"'training\.seeds': .*non-unique"):
+        validate_config(config)
+
+
+def test_offline_configs_are_valid_and_declare_the_ablations() -> None:
+    core = validate_config(merged(OFFLINE / "config.yaml"))
+    assert core["training"]["seeds"] == [42, 43, 44]
+    experiments = core["experiments"]
+    # the ablations separate inputs from architecture: same architecture on one input, same inputs in the baseline head
+    assert experiments["fusion_unirep"]["params"] == experiments["fusion"]["params"]
+    assert experiments["fusion_unirep"]["embedders"] == ["unirep1900"]
+    assert experiments["attention_pooling_concat"]["embedders"] == experiments["fusion"]["embedders"]
+    pairs = {(c["a"], c["b"]) for c in core["comparisons"]}
+    assert {("fusion", "fusion_unirep"), ("fusion", "attention_pooling_concat")} <= pairs
+    assert {(name, "DeepLocPro") for name in experiments} <= pairs
+    # snakemake replaces lists when merging: the full set must repeat the core's comparisons
+    full = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "full.yaml"))
+    assert core["comparisons"] == full["comparisons"][: len(core["comparisons"])]
+    assert set(core["experiments"]) < set(full["experiments"])
+
+
+def test_nested_precision_overlay_grids_fusion_only() -> None:
+    config = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "precision_nested.yaml"))
+    assert config["cv"] == "nested" and config["training"]["seeds"] == [42]
+    assert config["experiments"]["fusion"]["grid"] == {"training.precision": ["fp32", "bf16"]}
+    assert config["training"]["epochs"] == 50  # the rest of training: is merged, not replaced
+    assert [run_training(config, "fusion", 42, g)["precision"] for g in (0, 1)] == ["fp32", "bf16"]
 
 
 def test_a_number_given_as_text_says_where_text_comes_from() -> None:

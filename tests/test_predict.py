@@ -124,7 +124,7 @@ def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: 
     data = ProteinSet(table, stores, [e["name"] for e in manifest["embedders"]])
     probs = []
     for k in range(5):
-        model, fold_manifest = load_fold_model(bundle / f"fold_{k}.safetensors")  # its own embedded manifest
+        model, fold_manifest = load_fold_model(bundle / manifest["folds"][k]["file"])  # its own embedded manifest
         probs.append(predict_proba(model, data, 8, "fp32", fold_manifest["use_group"]))
     return np.stack(probs)
 
@@ -159,6 +159,7 @@ def workflow_run(tmp_path_factory: pytest.TempPathFactory, partial_ids: Path) ->
     config = demo_config({"training": {"epochs": 2, "patience": 2}, "embed": {"shards": 1}})
     config["embedders"] = {"blosum62": {"kind": "blosum62"}}
     config["experiments"] = {"ap": {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"hidden_dim": 64}}}
+    config["comparisons"] = []
     config["predict"] = {"fasta": "query.fasta", "group": "positive", "chunk_size": 16, "threads": 1}
     write_config(work / "c.yaml", config)
     snakemake(work, "--configfile", "c.yaml", "--cores", "2", "results/predictions/query/predictions.tsv")
@@ -192,7 +193,8 @@ def subset(partial_ids: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_workflow_exports_a_self_describing_bundle(workflow_run: Path, bundle: Path) -> None:
     files = sorted(p.name for p in bundle.iterdir())
-    assert files == sorted([MANIFEST] + [f"fold_{k}.safetensors" for k in range(5)])  # JSON and safetensors only
+    files_expected = [MANIFEST] + [f"seed_42_fold_{k}_val_{(k + 1) % 5}.safetensors" for k in range(5)]
+    assert files == sorted(files_expected)  # JSON and safetensors only
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["format"] == "locfusion-bundle" and manifest["model"] == "attention_pooling"
     assert manifest["classes"] == list(CLASSES) and manifest["use_group"] is False
@@ -385,13 +387,13 @@ def test_embedder_identity_keys() -> None:
 def test_tampered_fold_file_is_refused(group_bundle: Path, tmp_path: Path) -> None:
     bundle = Path(shutil.copytree(group_bundle, tmp_path / "bundle"))
     assert len(load_bundle(bundle).models) == 5
-    data = bytearray((bundle / "fold_3.safetensors").read_bytes())
+    data = bytearray((bundle / "seed_7_fold_3_val_4.safetensors").read_bytes())
     data[-1] ^= 0xFF
-    (bundle / "fold_3.safetensors").write_bytes(bytes(data))
-    with pytest.raises(InputError, match="fold_3.safetensors: checksum differs"):
+    (bundle / "seed_7_fold_3_val_4.safetensors").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="seed_7_fold_3_val_4.safetensors: checksum differs"):
         load_bundle(bundle)
     proc = cli("inspect", str(bundle))
-    assert proc.returncode == 0 and "attention_pooling" in proc.stdout and "fold_4.safetensors" in proc.stdout
+    assert proc.returncode == 0 and "attention_pooling" in proc.stdout and "seed_7_fold_4_val_0.safetensors" in proc.stdout
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -31,7 +31,14 @@ from test_training import SPEC, toy_sets
 from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, job_counts, snakemake, write_config
 
 TINY_FUSION = {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
-FOLD_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv", "metrics.json")
+RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv")  # one trained model
+FOLD_FILES = ("test_predictions.tsv", "selection.json", "metrics.json")  # its test fold, for one seed
+
+
+def fold_paths(experiments: Path, experiment: str, k: int) -> list[Path]:
+    """Every file of test fold k of seed 42 (the demo's), single validation fold (k+1) mod 5."""
+    fold = experiments / experiment / "seed_42" / f"fold_{k}"
+    return [fold / f"val_{(k + 1) % 5}_g0" / n for n in RUN_FILES] + [fold / n for n in FOLD_FILES]
 
 
 def small_config(**training_settings: Any) -> dict[str, Any]:
@@ -147,7 +154,7 @@ def test_half_written_checkpoint_never_replaces_the_last_good_one(tmp_path: Path
 def test_killed_training_job_resumes_from_its_last_epoch(demo_dag: Path, tmp_path: Path) -> None:
     """SIGKILL snakemake and the training job mid-run; the documented rerun continues, not restarts."""
     epochs = 10
-    target = "results/experiments/attention_pooling/fold_0"
+    target = "results/experiments/attention_pooling/seed_42/fold_0/val_1_g0"
     works = {name: clone(demo_dag, tmp_path / name) for name in ("killed", "reference")}
     for work in works.values():
         shutil.rmtree(work / "results/experiments")
@@ -157,7 +164,7 @@ def test_killed_training_job_resumes_from_its_last_epoch(demo_dag: Path, tmp_pat
     snakemake(works["reference"], *args)
 
     work = works["killed"]
-    checkpoint = work / "results/checkpoints/attention_pooling/fold_0/checkpoint.pt"
+    checkpoint = work / "results/checkpoints/attention_pooling/seed_42/fold_0/val_1_g0/checkpoint.pt"
 
     def three_epochs_saved() -> bool:
         try:
@@ -167,7 +174,7 @@ def test_killed_training_job_resumes_from_its_last_epoch(demo_dag: Path, tmp_pat
 
     kill_when(start_snakemake(work, *args), three_epochs_saved, poll=0.05)
     last_saved = torch.load(checkpoint, weights_only=True)["epoch"]
-    log = work / "results/logs/train/attention_pooling/fold_0.log"
+    log = work / "results/logs/train/attention_pooling/seed_42/fold_0/val_1_g0.log"
     logged = [int(n) for n in re.findall(rf"epoch (\d+)/{epochs} ", log.read_text())]
     assert 3 <= last_saved < epochs and logged[-1] in (last_saved, last_saved + 1), (last_saved, logged)
     assert not (work / target / "model.safetensors").exists()
@@ -210,7 +217,7 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(demo_dag:
     """
     work = demo_dag
     experiments = work / "results/experiments"
-    fold_files = {exp: {k: [experiments / exp / f"fold_{k}" / n for n in FOLD_FILES] for k in range(5)}
+    fold_files = {exp: {k: fold_paths(experiments, exp, k) for k in range(5)}
                   for exp in ("fusion", "attention_pooling")}
     untouched = [p for exp, folds in fold_files.items() for k, paths in folds.items() if (exp, k) != ("fusion", 2) for p in paths]
     untouched += [experiments / "attention_pooling/summary.json", *(work / "results/figures/attention_pooling").iterdir(),
@@ -218,15 +225,18 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(demo_dag:
     before = snapshot(untouched)
     rerun = snapshot(fold_files["fusion"][2])
 
-    shutil.rmtree(work / "results/checkpoints/fusion/fold_2")  # train from scratch, not from its final checkpoint
-    args = ("--configfile", "c.yaml", "--cores", "2", "--forcerun", "results/experiments/fusion/fold_2/model.safetensors")
+    shutil.rmtree(work / "results/checkpoints/fusion/seed_42/fold_2")  # train from scratch, not from its final checkpoint
+    args = ("--configfile", "c.yaml", "--cores", "2", "--forcerun",
+            "results/experiments/fusion/seed_42/fold_2/val_3_g0/model.safetensors")
     dry_run = snakemake(work, "-n", *args)
     plan = planned_jobs(dry_run.stdout + dry_run.stderr)
     rules = [job["rule"] for job in plan]
-    for rule in ("train", "evaluate_fold", "evaluate_experiment", "compare_experiments",
+    for rule in ("train", "select_models", "evaluate_fold", "evaluate_experiment", "compare_experiments",
                  "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
         assert rules.count(rule) == 1, (rule, rules)
-    assert [job["wildcards"] for job in plan if job["rule"] in ("train", "evaluate_fold")] == ["experiment=fusion, fold=2"] * 2
+    assert [job["wildcards"] for job in plan if job["rule"] in ("train", "select_models", "evaluate_fold")] == [
+        "experiment=fusion, seed=42, fold=2, val=3, grid=0", "experiment=fusion, seed=42, fold=2",
+        "experiment=fusion, seed=42, fold=2"]
     for job in plan:  # nothing else: every job is forced or reads what a rerun job writes
         assert "attention_pooling" not in job["wildcards"], job
         assert job["reason"].startswith(("Forced execution", "Input files updated by another job")), job
@@ -237,7 +247,7 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(demo_dag:
         assert path.stat().st_mtime_ns > mtime, path
         if path.name != "history.tsv":  # retrained from scratch: the same model, bit for bit
             assert path.read_bytes() == content, path
-    assert "epoch 1/2" in (work / "results/logs/train/fusion/fold_2.log").read_text()
+    assert "epoch 1/2" in (work / "results/logs/train/fusion/seed_42/fold_2/val_3_g0.log").read_text()
     again = snakemake(work, "-n", "--configfile", "c.yaml", "--cores", "2")
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -112,13 +112,15 @@ def test_slurm_run_equals_local_run(runs: dict[str, Any]) -> None:
     """Bit-identical fold outputs: same threads (training.threads) in both runs, seeded training."""
     local, cluster = runs["local"], runs["slurm"]
     for k in FOLDS:
-        fold = f"results/experiments/{EXPERIMENT}/fold_{k}"
-        for name in ("test_predictions.tsv", "model.safetensors", "model.json", "metrics.json"):
-            assert (cluster / fold / name).read_bytes() == (local / fold / name).read_bytes(), f"{fold}/{name}"
+        fold = f"results/experiments/{EXPERIMENT}/seed_42/fold_{k}"
+        run = f"{fold}/val_{(k + 1) % 5}_g0"
+        for name in (f"{run}/test_predictions.tsv", f"{run}/model.safetensors", f"{run}/model.json",
+                     f"{fold}/test_predictions.tsv", f"{fold}/metrics.json"):
+            assert (cluster / name).read_bytes() == (local / name).read_bytes(), name
         # history.tsv: identical but for the wall-clock seconds of each epoch
-        histories = [pd.read_csv(root / fold / "history.tsv", sep="\t").drop(columns="seconds") for root in (local, cluster)]
+        histories = [pd.read_csv(root / run / "history.tsv", sep="\t").drop(columns="seconds") for root in (local, cluster)]
         pd.testing.assert_frame_equal(*histories, check_exact=True)
-        log = (cluster / f"results/logs/train/{EXPERIMENT}/fold_{k}.log").read_text()
+        log = (cluster / f"results/logs/train/{EXPERIMENT}/seed_42/fold_{k}/val_{(k + 1) % 5}_g0.log").read_text()
         assert f", {TRAINING['threads']} threads" in log  # the job itself ran with the rule's threads
     for name in ("summary.json", "metrics.tsv"):
         path = f"results/experiments/{EXPERIMENT}/{name}"
@@ -130,7 +132,7 @@ def test_heavy_rules_ran_as_slurm_jobs_with_their_rules_resources(runs: dict[str
     submitted = {re.sub(r"_wildcards_.*", "", job.get("Comment", "")) for job in jobs}
     assert submitted == {"rule_embed", "rule_train"}, submitted  # everything else is a localrule
     for k in FOLDS:
-        (job,) = jobs_of(jobs, "train", f"{EXPERIMENT}_{k}")
+        (job,) = jobs_of(jobs, "train", f"{EXPERIMENT}_42_{k}_{(k + 1) % 5}_0")
         assert job["JobState"] == "COMPLETED", job
         assert job["NumCPUs"] == str(TRAINING["threads"])
         assert job["MinMemoryNode"] == f"{TRAINING['mem_mb']}M"
@@ -150,14 +152,14 @@ def test_failed_job_is_retried_with_more_resources_then_reported(runs: dict[str,
     config = slurm_config()
     config["experiments"]["broken"] = {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"no_such_parameter": 1}}
     write_config(work / "broken.yaml", config)
-    target = "results/experiments/broken/fold_0/model.safetensors"
+    target = "results/experiments/broken/seed_42/fold_0/val_1_g0/model.safetensors"
     proc = run_on_slurm(work, "--configfile", "broken.yaml", "--retries", "1", target, limit=300)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     assert "Error in rule train" in output and "SLURM status is: 'FAILED'" in output, output[-3000:]
     assert "locfusion: error in rule train: model 'attention_pooling': unknown hyperparameter 'no_such_parameter'" in output
     assert not (work / target).exists()
-    attempts = sorted(jobs_of(slurm_jobs(), "train", "broken_0"), key=lambda job: int(job["JobId"]))
+    attempts = sorted(jobs_of(slurm_jobs(), "train", "broken_42_0_1_0"), key=lambda job: int(job["JobId"]))
     assert [job["JobState"] for job in attempts] == ["FAILED", "FAILED"]
     assert [job["MinMemoryNode"] for job in attempts] == [f"{TRAINING['mem_mb'] * a}M" for a in (1, 2)]
     assert [job["TimeLimit"] for job in attempts] == [f"00:{TRAINING['runtime'] * a:02d}:00" for a in (1, 2)]

@@ -9,11 +9,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from locfusion.classes import CLASSES
+
 from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, job_counts, snakemake, write_config
+
+SEEDS = [42, 43]  # the shortened demo trains every experiment with two seeds
 
 
 def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
@@ -29,6 +34,22 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
     assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
     for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
         assert counts[figure] >= 1
+
+
+def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -> None:
+    """3 seeds x 5 test folds x 4 validation folds x 2 grid points for fusion; no grid for attention pooling."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["training"]["seeds"] = [1, 2, 3]
+    config["cv"] = "nested"
+    config["experiments"]["fusion"]["grid"] = {"training.lr": [1e-4, 3e-4]}
+    write_config(tmp_path / "nested.yaml", config)
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "nested.yaml", "-n", "--cores", "45")
+    counts = job_counts(out.stdout + out.stderr)
+    assert counts["train"] == 3 * 5 * 4 * 2 + 3 * 5 * 4
+    assert counts["select_models"] == counts["evaluate_fold"] == 2 * 3 * 5
+    assert counts["export_bundle"] == 2 and counts["compare_experiments"] == 1
+    assert "results/experiments/fusion/seed_3/fold_4/val_0_g1/model.safetensors" in out.stdout
+    assert "results/bundles/fusion/seed_2_fold_0_val_3.safetensors" in out.stdout
 
 
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
@@ -88,7 +109,7 @@ def test_every_rule_has_log_conda_env_and_heavy_rules_a_benchmark() -> None:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo DAG, shortened (few epochs), run for real in a scratch copy of the workflow."""
     work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    config = demo_config({"training": {"epochs": 4, "patience": 4}})
+    config = demo_config({"training": {"epochs": 4, "patience": 4, "seeds": SEEDS}})
     write_config(work / "test_config.yaml", config)
     started = time.perf_counter()
     snakemake(work, "--configfile", "test_config.yaml", "--cores", "2")
@@ -104,19 +125,35 @@ def test_demo_runs_end_to_end(demo_run: Path) -> None:
     assert summary["excluded"] > 0
     comparison = pd.read_csv(results / "comparison/metrics.tsv", sep="\t")
     assert set(comparison["experiment"]) == {"fusion", "attention_pooling"}
+    dataset = pd.read_csv(results / "data/dataset.tsv", sep="\t", dtype={"id": str}, keep_default_na=False)
     for experiment in ("fusion", "attention_pooling"):
-        preds = pd.concat(
-            pd.read_csv(results / f"experiments/{experiment}/fold_{k}/test_predictions.tsv", sep="\t") for k in range(5)
-        )
-        dataset = pd.read_csv(results / "data/dataset.tsv", sep="\t")
-        assert sorted(preds["id"]) == sorted(dataset["id"])  # every kept protein tested exactly once
-        for k in range(5):
-            manifest = json.loads((results / f"experiments/{experiment}/fold_{k}/model.json").read_text())
-            assert manifest["test_fold"] == k and manifest["val_fold"] == (k + 1) % 5
+        for seed in SEEDS:
+            seed_dir = results / f"experiments/{experiment}/seed_{seed}"
+            preds = pd.concat(pd.read_csv(seed_dir / f"fold_{k}/test_predictions.tsv", sep="\t") for k in range(5))
+            assert sorted(preds["id"]) == sorted(dataset["id"])  # every kept protein tested exactly once per seed
+            for k in range(5):
+                manifest = json.loads((seed_dir / f"fold_{k}/val_{(k + 1) % 5}_g0/model.json").read_text())
+                assert manifest["test_fold"] == k and manifest["val_fold"] == (k + 1) % 5 and manifest["seed"] == seed
+                selection = json.loads((seed_dir / f"fold_{k}/selection.json").read_text())
+                assert selection["chosen_grid"] == 0 and len(selection["ensembled"]) == 1
+        summary = json.loads((results / f"experiments/{experiment}/summary.json").read_text())
+        assert summary["seeds"] == SEEDS and set(summary["per_seed"]) == {str(s) for s in SEEDS}
+        bundle = json.loads((results / f"bundles/{experiment}/manifest.json").read_text())
+        assert sorted((m["seed"], m["test_fold"]) for m in bundle["folds"]) == [(s, k) for s in SEEDS for k in range(5)]
+    # seeds of one experiment are different models, not copies
+    first, second = (pd.read_csv(results / f"experiments/fusion/seed_{s}/fold_0/test_predictions.tsv", sep="\t")
+                     for s in SEEDS)
+    assert not np.allclose(first[CLASSES].to_numpy(), second[CLASSES].to_numpy())
+    comparison = pd.read_csv(results / "comparison/metrics.tsv", sep="\t")
+    assert set(comparison["n_seeds"]) == {len(SEEDS)}
+    bootstrap = pd.read_csv(results / "comparison/bootstrap.tsv", sep="\t")
+    assert bootstrap["comparison"].unique().tolist() == ["fusion vs attention pooling"]  # declared in the demo config
+    per_group = pd.read_csv(results / "comparison/per_group.tsv", sep="\t")
+    assert {"negative", "positive", "archaea"} <= set(per_group["group"])
     for stem in ("dataset_overview", "per_class_mcc", "global_metrics", "fusion/confusion", "fusion/training_curves"):
         for ext in ("png", "pdf"):
             assert (results / f"figures/{stem}.{ext}").stat().st_size > 1000
-    log = (results / "logs/train/fusion/fold_0.log").read_text()
+    log = (results / f"logs/train/fusion/seed_{SEEDS[0]}/fold_0/val_1_g0.log").read_text()
     assert "epoch 1/4" in log
 
 

@@ -2,8 +2,12 @@
 
 A bundle is a directory:
 
-    manifest.json          what the models are and what they expect (below)
-    fold_{k}.safetensors   the weights of the model trained with test fold k
+    manifest.json                          what the models are and what they expect (below)
+    seed_{s}_fold_{k}_val_{v}.safetensors  the model trained with seed s, test fold k, validation fold v
+
+It holds the models each (seed, test fold) selected on validation MCC (one per
+test fold with the study's single validation fold, n-1 with nested CV); predict
+averages all of them.
 
 Only JSON and safetensors: loading a bundle never unpickles anything, so a
 bundle received from someone else cannot run code. The manifest holds:
@@ -19,8 +23,8 @@ bundle received from someone else cannot run code. The manifest holds:
   embedder cropped to, and the policy used when predicting (always `crop`:
   a new proteome's long proteins are cropped, never dropped);
 - `training_data`: sha256 of `dataset.tsv` and protein / fold counts;
-- `folds`: per fold file its sha256 (checked on load), test and validation
-  folds, best epoch and validation MCC;
+- `folds`: per model file its sha256 (checked on load), seed, test and validation
+  folds, grid point and its `params`, best epoch and validation MCC;
 - `training` settings and the `locfusion_version` that exported it.
 
 Nothing in it depends on the time or the machine, so exporting the same
@@ -56,14 +60,14 @@ __all__ = [
     "check_embedder",
     "embedder_identity",
     "export_bundle",
-    "fold_file",
+    "model_file",
     "load_bundle",
     "read_manifest",
     "sha256_file",
 ]
 
 BUNDLE_FORMAT = "locfusion-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: seeds, validation folds and per-model params
 MANIFEST = "manifest.json"
 PREDICT_LONG_POLICY = "crop"
 
@@ -81,8 +85,9 @@ _IF_RECORDED_KEYS = ("columns", "layer", "n_cells", "model_revision")
 _LOCATION_KEYS = frozenset({"spec.model", "spec.weights"})
 
 
-def fold_file(fold: int) -> str:
-    return f"fold_{fold}.safetensors"
+def model_file(seed: int, test_fold: int, val_fold: int) -> str:
+    """File name of one bundled model."""
+    return f"seed_{seed}_fold_{test_fold}_val_{val_fold}.safetensors"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -117,17 +122,24 @@ def export_bundle(
     dataset: str | os.PathLike[str],
     filter_settings: Mapping[str, Any],
     out_dir: str | os.PathLike[str],
+    selections: Sequence[str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
-    """Write the bundle of one experiment (all its fold models) to `out_dir`; return the manifest.
+    """Write the bundle of one experiment (its selected models) to `out_dir`; return the manifest.
 
-    `weights` and `manifests` are the fold outputs of rule `train` (any order);
-    `shards` the embedding shards per embedder the experiment read;
+    `weights` and `manifests` are the outputs of rule `train` (any order); `selections` the
+    `selection.json` of each (seed, test fold): only the models they ensembled are bundled
+    (None: every model given); `shards` the embedding shards per embedder the experiment read;
     `embedder_specs` the config's spec of each of those embedders.
     """
     from safetensors import safe_open
 
+    chosen: set[str] | None = None
+    if selections is not None:
+        chosen = {str(Path(p).resolve()) for sel in selections for p in json.loads(Path(sel).read_text())["ensembled"]}
     folds = []
     for w, m in zip(weights, manifests, strict=True):
+        if chosen is not None and str(Path(m).resolve()) not in chosen:
+            continue
         fold_manifest = json.loads(Path(m).read_text())
         with safe_open(str(w), framework="pt") as handle:  # the manifest the weights carry must be this one
             embedded = json.loads((handle.metadata() or {}).get("manifest", "{}"))
@@ -137,18 +149,19 @@ def export_bundle(
         folds.append((fold_manifest, Path(w)))
     if not folds:
         raise InputError(f"experiment '{experiment}': no fold models to bundle")
-    folds.sort(key=lambda item: int(item[0]["test_fold"]))
+    folds.sort(key=lambda item: (int(item[0].get("seed", 0)), int(item[0]["test_fold"]), int(item[0]["val_fold"])))
     first = folds[0][0]
-    same = ("model", "params", "embedders", "input_dims", "use_group", "classes", "groups")
+    # A grid may give test folds different hyperparameters: `params` is kept per model.
+    same = ("model", "embedders", "input_dims", "use_group", "classes", "groups")
     for fold_manifest, path in folds:
         if fold_manifest.get("experiment") != experiment:
             raise InputError(f"{path}: belongs to experiment '{fold_manifest.get('experiment')}', not '{experiment}'")
         diff = [k for k in same if fold_manifest[k] != first[k]]
         if diff:
             raise InputError(f"{path}: fold models of '{experiment}' differ in {', '.join(diff)}")
-    test_folds = [int(m["test_fold"]) for m, _ in folds]
-    if len(set(test_folds)) != len(test_folds):
-        raise InputError(f"experiment '{experiment}': test fold given twice ({test_folds})")
+    keys = [(int(m.get("seed", 0)), int(m["test_fold"]), int(m["val_fold"])) for m, _ in folds]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"experiment '{experiment}': a (seed, test fold, validation fold) model given twice ({keys})")
     if list(first["classes"]) != list(CLASSES):
         raise InputError(f"experiment '{experiment}': class order {first['classes']} is not locfusion's {list(CLASSES)}")
 
@@ -171,15 +184,18 @@ def export_bundle(
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_entries = []
     for fold_manifest, path in folds:
-        k = int(fold_manifest["test_fold"])
-        dest = out_dir / fold_file(k)
+        k, v, seed = int(fold_manifest["test_fold"]), int(fold_manifest["val_fold"]), int(fold_manifest.get("seed", 0))
+        dest = out_dir / model_file(seed, k, v)
         with atomic_path(dest) as tmp:
             shutil.copyfile(path, tmp)  # the bytes as trained (they embed the fold's own manifest)
         fold_entries.append({
-            "file": fold_file(k),
+            "file": dest.name,
             "sha256": sha256_file(dest),
+            "seed": seed,
             "test_fold": k,
-            "val_fold": int(fold_manifest["val_fold"]),
+            "val_fold": v,
+            "grid": int(fold_manifest.get("grid", 0)),
+            "params": fold_manifest["params"],
             "train_folds": [int(f) for f in fold_manifest["train_folds"]],
             "best_epoch": int(fold_manifest["best_epoch"]),
             "best_val_mcc": float(fold_manifest["best_val_mcc"]),
@@ -302,7 +318,7 @@ def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
         if sha256_file(path) != entry["sha256"]:
             raise InputError(f"{path}: checksum differs from the manifest (corrupted or replaced file)")
         try:
-            model, _ = load_fold_model(path, fold_manifest)
+            model, _ = load_fold_model(path, {**fold_manifest, "params": entry.get("params", manifest["params"])})
         except (RuntimeError, ValueError) as exc:
             raise InputError(f"{path}: weights do not fit the manifest's model ({str(exc).splitlines()[0]})") from None
         models.append(model)

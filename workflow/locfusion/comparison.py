@@ -3,23 +3,38 @@
 Every model is scored on exactly the same proteins and folds, twice: with raw
 probabilities and with DeepLocPro's organism-group remap applied to every model
 alike, because DeepLocPro's published numbers include the remap and a fair
-comparison must not give it to one side only. Differences in MCC come with
-paired bootstrap confidence intervals (proteins resampled), and the study's
-claim — fusion beats the best single-embedding model — is judged from them.
+comparison must not give it to one side only. An experiment trained with several
+seeds is summarized per seed and as mean ± sd over seeds (`metrics.summarize_seeds`).
+
+Only the comparisons declared in the config (`comparisons: [{name, a, b}]`) get
+a paired bootstrap confidence interval and a verdict: choosing what to compare
+after seeing test results (say, "the best single-embedder baseline") would bias
+the answer, so nothing here picks a comparison from the results.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from .metrics import apply_group_remap, evaluate_fold, paired_comparison_table, summarize_experiment, summary_table
+from .classes import CLASSES
+from .metrics import (
+    GLOBAL_METRICS,
+    apply_group_remap,
+    evaluate_fold,
+    paired_comparison_table,
+    summarize_experiment,
+    summarize_seeds,
+    summary_table,
+)
 
 REMAP_VARIANTS = {"none": False, "deeplocpro": True}
 DEEPLOCPRO = "DeepLocPro"
+BOOTSTRAP_COLUMNS = ["comparison", "a", "b", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high",
+                     "p_two_sided", "frac_a_better", "n", "n_seeds_a", "n_seeds_b", "n_boot", "seed"]
 
 
 def summarize_predictions(pooled: pd.DataFrame) -> dict[str, Any]:
@@ -28,59 +43,79 @@ def summarize_predictions(pooled: pd.DataFrame) -> dict[str, Any]:
     return summarize_experiment(folds, pooled)
 
 
-def remapped(predictions: Mapping[str, pd.DataFrame], remap: bool) -> dict[str, pd.DataFrame]:
+def remapped(frames: Mapping[int, pd.DataFrame], remap: bool) -> dict[int, pd.DataFrame]:
     if not remap:
-        return dict(predictions)
-    return {name: apply_group_remap(df, df["group"]) for name, df in predictions.items()}
-
-
-def comparison_pairs(experiments: Mapping[str, Mapping[str, Any]], pooled_mcc: Mapping[str, float], has_deeplocpro: bool) -> list[tuple[str, str, str]]:
-    """(a, b, why) pairs: every experiment vs DeepLocPro; each fusion vs the best single-embedder model;
-    each variant vs the experiment it names in `compare_with` (e.g. fp32 vs bf16 training)."""
-    pairs = [(name, DEEPLOCPRO, "experiment vs DeepLocPro") for name in experiments] if has_deeplocpro else []
-    singles = [n for n, e in experiments.items() if len(e["embedders"]) == 1]
-    if singles:
-        best = max(singles, key=lambda n: pooled_mcc[n])
-        for name, spec in experiments.items():
-            if spec["model"] == "fusion" and len(spec["embedders"]) > 1:
-                pairs.append((name, best, "fusion vs best single-embedder baseline"))
-    for name, spec in experiments.items():
-        if spec.get("compare_with"):
-            pairs.append((name, spec["compare_with"], "variant vs its reference"))
-    return pairs
+        return dict(frames)
+    return {seed: apply_group_remap(df, df["group"]) for seed, df in frames.items()}
 
 
 def compare(
-    predictions: Mapping[str, pd.DataFrame],
-    experiments: Mapping[str, Mapping[str, Any]],
+    predictions: Mapping[str, Mapping[int, pd.DataFrame]],
+    comparisons: Sequence[Mapping[str, str]],
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame, pd.DataFrame]:
-    """Summaries per remap variant, the metrics table and the bootstrap table.
+    """Summaries per remap variant, the metrics table and the bootstrap table of the declared comparisons.
 
-    `predictions` maps model name -> pooled test predictions (all folds); DeepLocPro,
-    when present, is under the name `DEEPLOCPRO`.
+    `predictions` maps model name -> {training seed: pooled test predictions (all folds)};
+    DeepLocPro, when present, is under the name `DEEPLOCPRO` (one "seed").
     """
     summaries: dict[str, dict[str, Any]] = {}
     tables, boots = [], []
     for variant, remap in REMAP_VARIANTS.items():
-        preds = remapped(predictions, remap)
-        summaries[variant] = {name: summarize_predictions(df) | {"experiment": name} for name, df in preds.items()}
+        preds = {name: remapped(frames, remap) for name, frames in predictions.items()}
+        summaries[variant] = {
+            name: summarize_seeds({s: summarize_predictions(df) for s, df in frames.items()}) | {"experiment": name}
+            for name, frames in preds.items()
+        }
         table = summary_table(summaries[variant])
         table.insert(1, "group_remap", variant)
         tables.append(table)
-        pooled_mcc = {n: s["pooled"]["mcc"] for n, s in summaries[variant].items()}
-        pairs = comparison_pairs(experiments, pooled_mcc, DEEPLOCPRO in preds)
-        if pairs:
-            boot = paired_comparison_table(preds, [(a, b) for a, b, _ in pairs], n_boot=n_boot, seed=seed)
-            boot.insert(2, "comparison", [why for _, _, why in pairs])
+        if comparisons:
+            pairs = [(c["a"], c["b"]) for c in comparisons]
+            boot = paired_comparison_table({n: list(f.values()) for n, f in preds.items()}, pairs, n_boot=n_boot,
+                                           seed=seed)
+            boot.insert(0, "comparison", [c["name"] for c in comparisons])
             boot.insert(3, "group_remap", variant)
             boots.append(boot)
     metrics = pd.concat(tables, ignore_index=True)
-    bootstrap = pd.concat(boots, ignore_index=True) if boots else pd.DataFrame(
-        columns=["a", "b", "comparison", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high"]
-    )
-    return summaries, metrics, bootstrap
+    bootstrap = pd.concat(boots, ignore_index=True) if boots else pd.DataFrame(columns=BOOTSTRAP_COLUMNS)
+    return summaries, metrics, bootstrap[BOOTSTRAP_COLUMNS]
+
+
+def per_group_table(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """Per remap variant, model and organism group: n, accuracy, macro F1, MCC (mean and sd over seeds)."""
+    rows = []
+    for variant, by_model in summaries.items():
+        for name, s in by_model.items():
+            sds = s.get("pooled_by_group_seed_sd", {})
+            for group, m in s.get("pooled_by_group", {}).items():
+                row: dict[str, Any] = {"model": name, "group_remap": variant, "group": group, "n": m["n"],
+                                       "n_seeds": s.get("n_seeds", 1)}
+                for metric in GLOBAL_METRICS:
+                    row[metric] = m[metric]
+                    row[f"{metric}_seed_sd"] = sds.get(group, {}).get(metric)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_class_table(summaries: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> pd.DataFrame:
+    """Per remap variant, model and class: one-vs-rest MCC pooled (mean and sd over seeds) and over folds."""
+    rows = []
+    for variant, by_model in summaries.items():
+        for name, s in by_model.items():
+            for cls in s["classes"]:
+                rows.append({
+                    "model": name, "group_remap": variant, "class": cls, "n_seeds": s.get("n_seeds", 1),
+                    "mcc_pooled": s["pooled"]["mcc_per_class"][cls],
+                    "mcc_pooled_seed_sd": s.get("pooled_seed_sd", {}).get("mcc_per_class", {}).get(cls),
+                    "mcc_fold_mean": s["mean"]["mcc_per_class"][cls],
+                    "mcc_fold_std": s["std"]["mcc_per_class"][cls],
+                })
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame["class"] = pd.Categorical(frame["class"], categories=list(CLASSES), ordered=True)
+    return frame
 
 
 def verdict(row: Mapping[str, Any]) -> str:
@@ -93,31 +128,30 @@ def verdict(row: Mapping[str, Any]) -> str:
 
 
 def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int) -> str:
-    """A small HTML page for the report: tables and whether the study's claim holds here."""
+    """A small HTML page for the report: each declared comparison with its CI, then the metrics."""
     parts = [
-        "<h2>Does fusion beat a single embedding?</h2>",
-        f"<p>All models scored on the same {n_proteins} proteins and folds. MCC differences with paired "
-        "bootstrap 95% confidence intervals (proteins resampled). The study claims that fusing two embeddings "
-        "with cross-attention beats a single-embedding DeepLocPro-style model.</p>",
+        "<h2>Declared comparisons</h2>",
+        f"<p>All models scored on the same {n_proteins} proteins and folds. Each comparison below was declared "
+        "in the configuration before the run; its MCC difference (pooled over test folds, averaged over training "
+        "seeds) comes with a paired bootstrap 95% confidence interval (proteins resampled). Nothing else is "
+        "claimed.</p>",
     ]
-    fusion_rows = bootstrap[bootstrap["comparison"] == "fusion vs best single-embedder baseline"]
-    if len(fusion_rows):
-        holds = all(r["ci_low"] > 0 for _, r in fusion_rows.iterrows())
-        parts.append(
-            "<p><b>The claim "
-            + ("holds" if holds else "is not supported")
-            + " on this data</b>: "
-            + "; ".join(f"{verdict(r)} [{r['group_remap']} remap: diff {r['diff']:+.3f}, CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}]" for _, r in fusion_rows.iterrows())
-            + ".</p>"
-        )
-    else:
-        parts.append("<p>No fusion experiment with a single-embedder baseline to compare.</p>")
-    other = bootstrap[bootstrap["comparison"] != "fusion vs best single-embedder baseline"]
-    if len(other):
-        parts.append("<ul>" + "".join(f"<li>{html.escape(verdict(r))} ({r['group_remap']} remap)</li>" for _, r in other.iterrows()) + "</ul>")
-    display = [c for c in ("experiment", "group_remap", "n", "accuracy", "macro_f1", "mcc") if c in metrics.columns]
-    parts.append("<h3>Metrics (mean ± sample std over folds)</h3>" + metrics[display].to_html(index=False))
     if len(bootstrap):
-        cols = ["a", "b", "comparison", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high"]
+        items = []
+        for _, r in bootstrap.iterrows():
+            items.append(
+                f"<li><b>{html.escape(str(r['comparison']))}</b> ({html.escape(str(r['group_remap']))} remap): "
+                f"{html.escape(verdict(r))}; diff {r['diff']:+.3f}, CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f} "
+                f"(seeds: {int(r['n_seeds_a'])} vs {int(r['n_seeds_b'])})</li>"
+            )
+        parts.append("<ul>" + "".join(items) + "</ul>")
+    else:
+        parts.append("<p>No comparison was declared (config key <code>comparisons</code>).</p>")
+    display = [c for c in ("experiment", "group_remap", "n_seeds", "n", "accuracy", "macro_f1", "mcc",
+                           "mcc_pooled_over_seeds") if c in metrics.columns]
+    parts.append("<h3>Metrics (mean ± sample std over folds; pooled MCC: mean ± sd over seeds)</h3>"
+                 + metrics[display].to_html(index=False))
+    if len(bootstrap):
+        cols = ["comparison", "a", "b", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high"]
         parts.append("<h3>Paired bootstrap</h3>" + bootstrap[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}"))
     return "<html><body>" + "\n".join(parts) + "</body></html>\n"

@@ -64,33 +64,42 @@ def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA_PAT
     return config
 
 
-# Scheduler resources stay global: a rule's threads, memory and runtime come from `training:`.
-_NOT_OVERRIDABLE = ("threads", "mem_mb", "runtime")
+# Scheduler resources stay global: a rule's threads, memory and runtime come from `training:`;
+# the seeds too, since every experiment must be trained with the same seeds to be compared.
+_NOT_OVERRIDABLE = ("threads", "mem_mb", "runtime", "seeds")
 
 
-def experiment_training(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Training settings of experiment `name`: `training:` with its `experiments.<name>.training` overrides.
-
-    Lets one experiment differ in a setting (precision, lr, loss, ...) and be compared with
-    another on the same folds and proteins, without a second copy of the whole config.
-    """
-    return {**config["training"], **config["experiments"][name].get("training", {})}
+def _check_training_value(where: str, key: str, value: Any, training_schema: Mapping[str, Any]) -> None:
+    if key in _NOT_OVERRIDABLE:
+        raise InputError(f"config key '{where}': set for all experiments under training.{key}")
+    if key not in training_schema["properties"]:
+        raise InputError(f"config key '{where}': not a training setting "
+                         f"(known: {', '.join(sorted(set(training_schema['properties']) - set(_NOT_OVERRIDABLE)))})")
+    errors = list(jsonschema.Draft7Validator(training_schema["properties"][key]).iter_errors(value))
+    if errors:
+        raise InputError(f"config key '{where}': {errors[0].message}{number_as_text_hint(value)}")
 
 
 def _check_training_overrides(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
-    """Each override must name a training setting and pass that setting's schema."""
+    """Each override (experiments.<name>.training, or a grid's training.*) must be a valid training setting;
+    each grid `params.*` value a valid hyperparameter of the experiment's model."""
     training_schema = schema["properties"]["training"]
     for name, experiment in config["experiments"].items():
         for key, value in experiment.get("training", {}).items():
-            where = f"experiments.{name}.training.{key}"
-            if key in _NOT_OVERRIDABLE:
-                raise InputError(f"config key '{where}': resources are set for all experiments under training.{key}")
-            if key not in training_schema["properties"]:
-                raise InputError(f"config key '{where}': not a training setting "
-                                 f"(known: {', '.join(sorted(training_schema['properties']))})")
-            errors = list(jsonschema.Draft7Validator(training_schema["properties"][key]).iter_errors(value))
-            if errors:
-                raise InputError(f"config key '{where}': {errors[0].message}{number_as_text_hint(value)}")
+            _check_training_value(f"experiments.{name}.training.{key}", key, value, training_schema)
+        for key, values in experiment.get("grid", {}).items():
+            section, _, setting = key.partition(".")
+            for value in values:
+                where = f"experiments.{name}.grid.{key}"
+                if section == "training":
+                    _check_training_value(where, setting, value, training_schema)
+                else:
+                    from .models.registry import resolve_params  # imports torch: only for a params grid
+
+                    try:
+                        resolve_params(experiment["model"], {**experiment.get("params", {}), setting: value})
+                    except InputError as exc:
+                        raise InputError(f"config key '{where}': {exc}") from None
 
 
 def _check_cross_references(config: dict[str, Any]) -> None:
@@ -103,18 +112,34 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                     f"config key 'experiments.{name}.embedders': unknown embedder '{embedder}' "
                     f"(defined: {', '.join(embedders)})"
                 )
-        reference = experiment.get("compare_with")
-        if reference is not None and (reference == name or reference not in config["experiments"]):
-            raise InputError(
-                f"config key 'experiments.{name}.compare_with': '{reference}' is not another experiment "
-                f"(defined: {', '.join(config['experiments'])})"
-            )
+    known = list(config["experiments"]) + configured_peers(config)
+    names = set()
+    for i, comparison in enumerate(config.get("comparisons", [])):
+        for side in ("a", "b"):
+            if comparison[side] not in known:
+                raise InputError(f"config key 'comparisons.{i}.{side}': '{comparison[side]}' is neither an experiment "
+                                 f"nor a configured peer (known: {', '.join(known)})")
+        if comparison["a"] == comparison["b"]:
+            raise InputError(f"config key 'comparisons.{i}': compares '{comparison['a']}' with itself")
+        if comparison["name"] in names:
+            raise InputError(f"config key 'comparisons.{i}.name': '{comparison['name']}' declared twice")
+        names.add(comparison["name"])
     filt = config["filter"]
     if filt["min_length"] > filt["max_length"]:
         raise InputError("config key 'filter.min_length': larger than filter.max_length")
     for name in list(embedders) + list(config["experiments"]):
         if not name.replace("_", "").replace("-", "").isalnum():
             raise InputError(f"config name '{name}': use letters, digits, '_' or '-' only (it becomes a path)")
+
+
+def configured_peers(config: Mapping[str, Any]) -> list[str]:
+    """Published predictors this config scores beside its experiments (names as in the comparison tables)."""
+    from .comparison import DEEPLOCPRO
+
+    peers = []
+    if config.get("evaluation", {}).get("deeplocpro_predictions"):
+        peers.append(DEEPLOCPRO)
+    return peers
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -38,11 +38,14 @@ def draw_confusion(smk: Any) -> None:
 
 
 def draw_training_curves(smk: Any) -> None:
-    histories = {}
+    """One curve per model of the first seed: `.../seed_{s}/fold_{k}/val_{v}_g{g}/history.tsv`."""
+    histories: dict[int | str, pd.DataFrame] = {}
     for path in smk.input.histories:
-        fold = int(Path(path).parent.name.removeprefix("fold_"))
-        histories[fold] = pd.read_csv(path, sep="\t")
-    plots.plot_training_curves(histories, _stem(smk), title=f"{smk.wildcards.experiment}: training curves per fold")
+        run, fold = Path(path).parent.name, Path(path).parent.parent.name.removeprefix("fold_")
+        key: int | str = int(fold) if smk.params.one_model_per_fold else f"fold {fold} {run}"
+        histories[key] = pd.read_csv(path, sep="\t")
+    seed = Path(smk.input.histories[0]).parent.parent.parent.name.replace("_", " ")
+    plots.plot_training_curves(histories, _stem(smk), title=f"{smk.wildcards.experiment}: training curves ({seed})")
 
 
 def draw_per_class_mcc(smk: Any) -> None:

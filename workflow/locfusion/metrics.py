@@ -192,22 +192,103 @@ def summarize_experiment(
     return summary
 
 
+def summarize_seeds(per_seed: Mapping[int, Mapping[str, Any]], classes: Sequence[str] = CLASSES) -> dict[str, Any]:
+    """One summary of an experiment trained with several seeds, from each seed's `summarize_experiment`.
+
+    Seeds differ only in the model's initialisation and batch order, so their spread measures
+    how much a result owes to luck. Keys as `summarize_experiment`, aggregated thus:
+    - `pooled`: per metric, the mean over seeds of the fold-pooled value; `pooled_seed_sd`: the
+      sample standard deviation over seeds of that value (None with one seed);
+    - `per_fold`, `mean`, `std`: per test fold the mean over seeds, then mean and sample std over folds;
+    - `pooled_by_group`: per group, mean over seeds; `confusion_summed`: summed over folds and
+      seeds (each protein counted once per seed; `n_seeds` says how many);
+    - `per_seed`: every seed's own summary.
+    With one seed the numbers equal that seed's summary.
+    """
+    if not per_seed:
+        raise InputError("no seeds to summarize")
+    classes = list(classes)
+    seeds = sorted(int(k) for k in per_seed)
+    summaries = [per_seed[k] if k in per_seed else per_seed[str(k)] for k in seeds]  # type: ignore[index]
+    folds = summaries[0]["folds"]
+    for seed, s in zip(seeds, summaries):
+        if s["folds"] != folds:
+            raise InputError(f"seed {seed} was evaluated on folds {s['folds']}, seed {seeds[0]} on {folds}")
+
+    def mean_of(values: Sequence[Any]) -> float | None:
+        return _mean_std(values)[0]
+
+    def sd_of(values: Sequence[Any]) -> float | None:
+        return _mean_std(values)[1]
+
+    def average(metrics: Sequence[Mapping[str, Any]], reduce: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {name: reduce([m[name] for m in metrics]) for name in GLOBAL_METRICS}
+        out["mcc_per_class"] = {c: reduce([m["mcc_per_class"].get(c) for m in metrics]) for c in classes}
+        return out
+
+    per_fold = {}
+    for k in folds:
+        fold_metrics = [s["per_fold"][str(k)] for s in summaries]
+        per_fold[str(k)] = average(fold_metrics, mean_of) | {"n": fold_metrics[0]["n"]}
+    mean: dict[str, Any] = {}
+    std: dict[str, Any] = {}
+    for name in GLOBAL_METRICS:
+        mean[name], std[name] = _mean_std([m[name] for m in per_fold.values()])
+    mean["mcc_per_class"], std["mcc_per_class"] = {}, {}
+    for cls in classes:
+        mean["mcc_per_class"][cls], std["mcc_per_class"][cls] = _mean_std(
+            [m["mcc_per_class"][cls] for m in per_fold.values()])
+    pooled_list = [s["pooled"] for s in summaries]
+    summary: dict[str, Any] = {
+        "classes": classes,
+        "folds": folds,
+        "n_folds": len(folds),
+        "seeds": seeds,
+        "n_seeds": len(seeds),
+        "per_fold": per_fold,
+        "mean": mean,
+        "std": std,
+        "std_kind": STD_KIND + "; each fold's value is its mean over seeds",
+        "pooled": average(pooled_list, mean_of) | {"n": pooled_list[0]["n"]},
+        "pooled_seed_sd": average(pooled_list, sd_of),
+        "seed_sd_kind": "sample standard deviation over seeds (ddof=1) of the fold-pooled value",
+        "confusion_summed": np.sum([np.asarray(s["confusion_summed"], dtype=np.int64) for s in summaries],
+                                   axis=0).tolist(),
+        "per_seed": {str(seed): dict(s) for seed, s in zip(seeds, summaries)},
+    }
+    if all("pooled_by_group" in s for s in summaries):
+        groups = list(summaries[0]["pooled_by_group"])
+        summary["pooled_by_group"] = {
+            g: average([s["pooled_by_group"][g] for s in summaries], mean_of) | {"n": summaries[0]["pooled_by_group"][g]["n"]}
+            for g in groups
+        }
+        summary["pooled_by_group_seed_sd"] = {
+            g: average([s["pooled_by_group"][g] for s in summaries], sd_of) for g in groups
+        }
+    return summary
+
+
 def summary_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per experiment: mean, std (ddof=1) and pooled value of every metric.
 
-    Columns: experiment, n_folds, n; `{metric}_mean`, `{metric}_std`, `{metric}_pooled` and a
-    display column `{metric}` ("0.812 ± 0.015") for accuracy, macro_f1 and mcc; then
+    Columns: experiment, n_seeds, n_folds, n; `{metric}_mean`, `{metric}_std` (over folds),
+    `{metric}_pooled` (mean over seeds), `{metric}_pooled_seed_sd`, a display column `{metric}`
+    ("0.812 ± 0.015", over folds) and `{metric}_pooled_over_seeds` for accuracy, macro_f1 and mcc; then
     `mcc[{class}]_mean/_std/_pooled` for every class.
     """
     rows = []
     for name, s in summaries.items():
-        row: dict[str, Any] = {"experiment": name, "n_folds": s["n_folds"], "n": s["pooled"]["n"]}
+        row: dict[str, Any] = {"experiment": name, "n_seeds": s.get("n_seeds", 1), "n_folds": s["n_folds"],
+                               "n": s["pooled"]["n"]}
+        seed_sd = s.get("pooled_seed_sd", {})
         for metric in GLOBAL_METRICS:
             m, sd, pooled = s["mean"][metric], s["std"][metric], s["pooled"][metric]
             row[f"{metric}_mean"] = _as_float(m)
             row[f"{metric}_std"] = _as_float(sd)
             row[f"{metric}_pooled"] = _as_float(pooled)
+            row[f"{metric}_pooled_seed_sd"] = _as_float(seed_sd.get(metric))
             row[metric] = _format_mean_std(m, sd)
+            row[f"{metric}_pooled_over_seeds"] = _format_mean_std(pooled, seed_sd.get(metric))
         for cls in s["classes"]:
             row[f"mcc[{cls}]_mean"] = _as_float(s["mean"]["mcc_per_class"][cls])
             row[f"mcc[{cls}]_std"] = _as_float(s["std"]["mcc_per_class"][cls])
@@ -275,28 +356,39 @@ def paired_bootstrap_mcc_diff(
     of the protein sample they share. `p_two_sided` = 2 · min(P*(diff ≤ 0), P*(diff ≥ 0))
     over resamples (capped at 1): a bootstrap tail fraction, not an exact test;
     `frac_a_better` = P*(diff > 0).
+
+    Seeds: `pred_a` and `pred_b` may each be several predictions of the same proteins (a 2-D
+    array-like, one row per training seed). A model's MCC, on the full sample and on every
+    resample, is then the mean over its seeds of the MCC of each seed's predictions, so the
+    difference is that of seed-averaged MCCs and each resample keeps the proteins paired
+    across models and seeds. The CI reflects the protein sample; the spread over seeds is
+    reported separately (it is not added to the CI).
     """
-    _check_pair(y_true, pred_a)
-    _check_pair(y_true, pred_b)
+    a_rows, b_rows = _seed_rows(pred_a), _seed_rows(pred_b)
+    for rows in (a_rows, b_rows):
+        for row in rows:
+            _check_pair(y_true, row)
     if n_boot < 1:
         raise InputError(f"n_boot must be ≥ 1, got {n_boot}")
     k = len(classes)
     t = encode_labels(y_true, classes)
-    a = encode_labels(pred_a, classes)
-    b = encode_labels(pred_b, classes)
+    a = [encode_labels(row, classes) for row in a_rows]
+    b = [encode_labels(row, classes) for row in b_rows]
     n = t.size
+
+    def mean_mcc(preds: Sequence[np.ndarray], idx: np.ndarray) -> np.ndarray:
+        return np.mean([mcc_from_confusion(_bootstrap_confusions(t, p, idx, k)) for p in preds], axis=0)
+
     full = np.arange(n)[None, :]
-    mcc_a = float(mcc_from_confusion(_bootstrap_confusions(t, a, full, k))[0])
-    mcc_b = float(mcc_from_confusion(_bootstrap_confusions(t, b, full, k))[0])
+    mcc_a = float(mean_mcc(a, full)[0])
+    mcc_b = float(mean_mcc(b, full)[0])
     rng = np.random.default_rng(seed)
     diffs = np.empty(n_boot)
     chunk = max(1, 4_000_000 // max(n, 1))  # bound memory: ~4M sampled indices at a time
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))
-        diffs[start:stop] = mcc_from_confusion(_bootstrap_confusions(t, a, idx, k)) - mcc_from_confusion(
-            _bootstrap_confusions(t, b, idx, k)
-        )
+        diffs[start:stop] = mean_mcc(a, idx) - mean_mcc(b, idx)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(diffs, [alpha, 1.0 - alpha])
     p_two = min(1.0, 2.0 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
@@ -310,9 +402,23 @@ def paired_bootstrap_mcc_diff(
         "p_two_sided": float(p_two),
         "frac_a_better": float(np.mean(diffs > 0)),
         "n": int(n),
+        "n_seeds_a": len(a),
+        "n_seeds_b": len(b),
         "n_boot": int(n_boot),
         "seed": int(seed),
     }
+
+
+def _seed_rows(pred: Any) -> list[Any]:
+    """One label sequence per seed: a 1-D labelling is one seed, a 2-D one has a row per seed."""
+    if isinstance(pred, (pd.Series, str)):
+        return [pred]
+    arr = np.asarray(pred, dtype=object)
+    if arr.ndim == 2:
+        if arr.shape[0] == 0:
+            raise InputError("no seeds' predictions given")
+        return [arr[i] for i in range(arr.shape[0])]
+    return [pred]
 
 
 def paired_comparison_table(
@@ -324,41 +430,55 @@ def paired_comparison_table(
 ) -> pd.DataFrame:
     """Paired bootstrap of MCC differences between experiments on identical proteins.
 
-    `predictions` maps experiment -> pooled prediction table (`id`, `true`, `predicted`).
+    `predictions` maps experiment -> pooled prediction table (`id`, `true`, `predicted`), or a
+    sequence of such tables, one per training seed (see `paired_bootstrap_mcc_diff`).
     Every table must cover the same proteins with the same true labels (a comparison on
     different proteins is not paired). `pairs` defaults to every experiment against the
     first one. Returns one row per pair: a, b, mcc_a, mcc_b, diff, ci_low, ci_high,
-    p_two_sided, frac_a_better, n, n_boot, seed — the input of `plots.plot_comparison_ci`.
+    p_two_sided, frac_a_better, n, n_seeds_a, n_seeds_b, n_boot, seed — the input of
+    `plots.plot_comparison_ci`.
     """
     names = list(predictions)
     if pairs is None:
         pairs = [(other, names[0]) for other in names[1:]]
-    indexed: dict[str, pd.DataFrame] = {}
-    for name, df in predictions.items():
-        _require_columns(df, ("id", "true", "predicted"), f"predictions of {name!r}")
-        dup = df["id"][df["id"].duplicated()]
-        if len(dup):
-            raise InputError(f"predictions of {name!r} list protein {dup.iloc[0]!r} twice")
-        indexed[name] = df.set_index("id")
+    indexed: dict[str, list[pd.DataFrame]] = {}
+    for name, tables in predictions.items():
+        frames = [tables] if isinstance(tables, pd.DataFrame) else list(tables)
+        if not frames:
+            raise InputError(f"no predictions for {name!r}")
+        indexed[name] = []
+        for df in frames:
+            _require_columns(df, ("id", "true", "predicted"), f"predictions of {name!r}")
+            dup = df["id"][df["id"].duplicated()]
+            if len(dup):
+                raise InputError(f"predictions of {name!r} list protein {dup.iloc[0]!r} twice")
+            indexed[name].append(df.set_index("id"))
     rows = []
     for a, b in pairs:
         for name in (a, b):
             if name not in indexed:
                 raise InputError(f"no predictions for experiment {name!r} (have: {', '.join(names)})")
-        da, db = indexed[a], indexed[b]
-        only = da.index.symmetric_difference(db.index)
-        if len(only):
-            side = a if only[0] in da.index else b
-            raise InputError(f"protein {only[0]!r} is predicted by {side!r} only; comparisons need identical proteins")
-        db = db.loc[da.index]
-        mismatch = np.flatnonzero(da["true"].to_numpy() != db["true"].to_numpy())
-        if mismatch.size:
-            raise InputError(f"protein {da.index[mismatch[0]]!r} has different true labels in {a!r} and {b!r}")
-        res = paired_bootstrap_mcc_diff(da["true"], da["predicted"], db["predicted"], n_boot, seed, classes)
+        reference = indexed[a][0]
+        aligned = {}
+        for name in (a, b):
+            aligned[name] = []
+            for df in indexed[name]:
+                only = reference.index.symmetric_difference(df.index)
+                if len(only):
+                    side = a if only[0] in reference.index else name
+                    raise InputError(f"protein {only[0]!r} is predicted by {side!r} only; comparisons need identical proteins")
+                df = df.loc[reference.index]
+                mismatch = np.flatnonzero(reference["true"].to_numpy() != df["true"].to_numpy())
+                if mismatch.size:
+                    raise InputError(f"protein {reference.index[mismatch[0]]!r} has different true labels in {a!r} and {name!r}")
+                aligned[name].append(df["predicted"].to_numpy(dtype=object))
+        res = paired_bootstrap_mcc_diff(reference["true"], np.vstack(aligned[a]), np.vstack(aligned[b]), n_boot, seed,
+                                        classes)
         rows.append({"a": a, "b": b, **{k: v for k, v in res.items() if k != "confidence"}})
     return pd.DataFrame(
         rows,
-        columns=["a", "b", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high", "p_two_sided", "frac_a_better", "n", "n_boot", "seed"],
+        columns=["a", "b", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high", "p_two_sided", "frac_a_better", "n",
+                 "n_seeds_a", "n_seeds_b", "n_boot", "seed"],
     )
 
 

@@ -114,7 +114,7 @@ def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]
 
 def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any], dataset: str,
                           shards: Mapping[str, Sequence[str]], test_fold: int, n_folds: int, checkpoint: str,
-                          out: Mapping[str, str], threads: int) -> None:
+                          out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0) -> None:
     from .store import load_embeddings
     from .training import (ExperimentSpec, ProteinSet, TrainingSettings, fold_split, model_manifest,
                            predict_proba, predictions_frame, save_fold_outputs, train_fold)
@@ -122,7 +122,7 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     spec = ExperimentSpec.from_config(name, experiment)
     settings = TrainingSettings.from_config(training)
     data = read_dataset(dataset)
-    train_folds, val_fold = fold_split(test_fold, n_folds)
+    train_folds, val_fold = fold_split(test_fold, n_folds, val_fold)
     embeddings = [load_embeddings(shards[e]) for e in spec.embedders]
     subsets = {
         "train": data[data["fold"].isin(train_folds)],
@@ -133,15 +133,37 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
         if table.empty:
             raise InputError(f"experiment '{name}' fold {test_fold}: the {part} set is empty (folds {sorted(set(data['fold']))})")
     sets = {part: ProteinSet(table, embeddings, spec.embedders) for part, table in subsets.items()}
-    log.info("experiment %s, test fold %d, validation fold %d, training folds %s: %d/%d/%d proteins, %d threads",
-             name, test_fold, val_fold, train_folds, len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
+    log.info("experiment %s, seed %d, grid point %d, test fold %d, validation fold %d, training folds %s: "
+             "%d/%d/%d proteins, %d threads", name, settings.seed, grid, test_fold, val_fold, train_folds, len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
     model, history, result = train_fold(spec, settings, sets["train"], sets["val"], checkpoint, threads=threads,
-                                        data_fingerprint=data_fingerprint(data, shards))
+                                        data_fingerprint=f"{data_fingerprint(data, shards)}:test{test_fold}:val{val_fold}")
     precision = resolve_precision(settings.precision, "cpu")
     proba = predict_proba(model, sets["test"], settings.batch_size, precision, spec.use_group)
-    manifest = model_manifest(spec, sets["train"].dims, result, test_fold, n_folds, settings)
+    manifest = model_manifest(spec, sets["train"].dims, result, test_fold, n_folds, settings, val_fold, grid)
     save_fold_outputs(out, model, manifest, history, predictions_frame(sets["test"], proba))
     log.info("best epoch %d (validation MCC %.4f) after %d epochs", result.best_epoch, result.best_val_mcc, result.epochs_run)
+
+
+def select_models(manifests: Sequence[str], predictions: Sequence[str], grid: Mapping[str, Sequence[Any]],
+                  out: Mapping[str, str]) -> dict[str, Any]:
+    """One (experiment, seed, test fold): choose the grid point on validation MCC, ensemble its models."""
+    from .cv import select_and_ensemble
+
+    frame, selection = select_and_ensemble(manifests, predictions, grid)
+    write_tsv(frame, out["predictions"], float_format="%.6g")
+    write_json(selection, out["selection"])
+    log.info("test fold %d, seed %d: grid point %d chosen (%s); mean of %d model(s)", selection["test_fold"],
+             selection["seed"], selection["chosen_grid"], selection["chosen_settings"] or "no grid",
+             len(selection["ensembled"]))
+    return selection
+
+
+def seed_of(path: str | Path) -> int:
+    """The seed of a per-fold output, from its directory `.../seed_{seed}/fold_{k}/<file>`."""
+    name = Path(path).parent.parent.name
+    if not name.startswith("seed_"):
+        raise InputError(f"{path}: not under a seed_<n>/fold_<k>/ directory")
+    return int(name.removeprefix("seed_"))
 
 
 def _predictions(path: str, group_remap: bool) -> pd.DataFrame:
@@ -161,14 +183,18 @@ def evaluate_fold(predictions: str, out: str, group_remap: bool = False) -> dict
 
 def evaluate_experiment(name: str, predictions: Sequence[str], metrics: Sequence[str], summary_out: str, table_out: str,
                         group_remap: bool = False) -> dict[str, Any]:
-    from .metrics import summarize_experiment, summary_table
+    from .metrics import summarize_experiment, summarize_seeds, summary_table
 
-    frames = [_predictions(p, group_remap) for p in predictions]
-    fold_metrics = {}
-    for frame, path in zip(frames, metrics):
-        fold = int(frame["fold"].iloc[0])
-        fold_metrics[fold] = json.loads(Path(path).read_text())
-    summary = summarize_experiment(fold_metrics, pd.concat(frames, ignore_index=True))
+    by_seed: dict[int, tuple[list[pd.DataFrame], dict[int, Any]]] = {}
+    for pred_path, metrics_path in zip(predictions, metrics, strict=True):
+        frame = _predictions(pred_path, group_remap)
+        frames, fold_metrics = by_seed.setdefault(seed_of(pred_path), ([], {}))
+        frames.append(frame)
+        fold_metrics[int(frame["fold"].iloc[0])] = json.loads(Path(metrics_path).read_text())
+    summary = summarize_seeds({
+        seed: summarize_experiment(fold_metrics, pd.concat(frames, ignore_index=True))
+        for seed, (frames, fold_metrics) in by_seed.items()
+    })
     summary["experiment"] = name
     summary["group_remap"] = group_remap
     write_json(summary, summary_out)
@@ -176,27 +202,38 @@ def evaluate_experiment(name: str, predictions: Sequence[str], metrics: Sequence
     return summary
 
 
-def compare_experiments(predictions: Mapping[str, Sequence[str]], experiments: Mapping[str, Mapping[str, Any]],
+def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: Sequence[Mapping[str, str]],
                         dataset: str, deeplocpro_dir: str | None, n_folds: int, n_boot: int,
                         out: Mapping[str, str]) -> pd.DataFrame:
-    """All experiments (and DeepLocPro's held-out predictions, when given) on identical proteins."""
-    from .comparison import DEEPLOCPRO, claim_html, compare
+    """All experiments (and DeepLocPro's held-out predictions, when given) on identical proteins.
+
+    `predictions` maps experiment -> its per-fold test predictions of every seed
+    (`.../seed_{s}/fold_{k}/test_predictions.tsv`).
+    """
+    from .comparison import DEEPLOCPRO, claim_html, compare, per_class_table, per_group_table
     from .deeplocpro import deeplocpro_test_predictions
     from .io import atomic_path
 
-    pooled = {
-        name: pd.concat([pd.read_csv(p, sep="\t", dtype={"id": str}) for p in paths], ignore_index=True)
-        for name, paths in predictions.items()
-    }
+    pooled: dict[str, dict[int, pd.DataFrame]] = {}
+    for name, paths in predictions.items():
+        by_seed: dict[int, list[pd.DataFrame]] = {}
+        for path in paths:
+            by_seed.setdefault(seed_of(path), []).append(
+                pd.read_csv(path, sep="\t", dtype={"id": str}, keep_default_na=False))
+        pooled[name] = {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(by_seed.items())}
     if deeplocpro_dir:
-        tested = pd.concat(pooled.values())["id"].unique()
+        tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()
         data = read_dataset(dataset)
-        pooled[DEEPLOCPRO] = deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)], n_folds=n_folds)
-    summaries, metrics, bootstrap = compare(pooled, experiments, n_boot=n_boot)
+        pooled[DEEPLOCPRO] = {0: deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)],
+                                                             n_folds=n_folds)}
+    summaries, metrics, bootstrap = compare(pooled, comparisons, n_boot=n_boot)
     write_json(summaries, out["summaries"])
     write_tsv(metrics, out["table"])
     write_tsv(bootstrap, out["bootstrap"])
+    write_tsv(per_group_table(summaries), out["per_group"])
+    write_tsv(per_class_table(summaries), out["per_class"])
+    n_proteins = len(next(iter(next(iter(pooled.values())).values())))
     with atomic_path(out["claim"]) as tmp:
-        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=len(next(iter(pooled.values())))))
+        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=n_proteins))
     log.info("compared %s", ", ".join(pooled))
     return metrics

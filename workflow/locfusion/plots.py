@@ -87,7 +87,9 @@ def plot_confusion(summary: Mapping[str, Any], stem: str | os.PathLike[str], tit
     classes = list(summary.get("classes", CLASSES))
     fig = Figure(figsize=(13, 5.5), layout="constrained")
     ax_counts, ax_norm = fig.subplots(1, 2)
-    _matrix_panel(ax_counts, counts, classes, "d", f"Counts (n = {int(counts.sum())})", max(1, counts.max()))
+    seeds = int(summary.get("n_seeds", 1))
+    n_text = f"n = {int(counts.sum())}" if seeds == 1 else f"n = {int(counts.sum()) // seeds} proteins x {seeds} seeds"
+    _matrix_panel(ax_counts, counts, classes, "d", f"Counts ({n_text})", max(1, counts.max()))
     _matrix_panel(ax_norm, row_normalized(counts), classes, ".2f", "Fraction of true class (recall on diagonal)", 1.0)
     if title:
         fig.suptitle(title)
@@ -205,22 +207,26 @@ def _as_bool(values: pd.Series) -> np.ndarray:
 
 
 def plot_training_curves(
-    histories: Mapping[int, pd.DataFrame], stem: str | os.PathLike[str], title: str = ""
+    histories: Mapping[int | str, pd.DataFrame], stem: str | os.PathLike[str], title: str = ""
 ) -> list[Path]:
-    """Train and validation loss, and validation MCC, per fold; the selected (best) epoch starred."""
+    """Train and validation loss, and validation MCC, per training run; the selected (best) epoch starred.
+
+    Keys name the runs: an int is a test fold ("fold k"), a string is shown as it is.
+    """
     if not histories:
         raise InputError("no training histories to plot")
     fig = Figure(figsize=(12, 4.5), layout="constrained")
     ax_loss, ax_mcc = fig.subplots(1, 2)
-    folds = sorted(histories)
-    for fold, color in zip(folds, _colors(len(folds)), strict=True):
-        h = histories[fold]
+    runs = sorted(histories, key=str)
+    for run, color in zip(runs, _colors(len(runs)), strict=True):
+        h = histories[run]
+        name = f"fold {run}" if isinstance(run, int) else str(run)
         missing = [c for c in ("epoch", "train_loss", "val_loss", "val_mcc", "best") if c not in h.columns]
         if missing:
-            raise InputError(f"history of fold {fold} lacks column(s) {', '.join(missing)}")
-        ax_loss.plot(h["epoch"], h["train_loss"], color=color, label=f"fold {fold} train")
-        ax_loss.plot(h["epoch"], h["val_loss"], color=color, linestyle="--", label=f"fold {fold} val")
-        ax_mcc.plot(h["epoch"], h["val_mcc"], color=color, label=f"fold {fold}")
+            raise InputError(f"history of {name} lacks column(s) {', '.join(missing)}")
+        ax_loss.plot(h["epoch"], h["train_loss"], color=color, label=f"{name} train")
+        ax_loss.plot(h["epoch"], h["val_loss"], color=color, linestyle="--", label=f"{name} val")
+        ax_mcc.plot(h["epoch"], h["val_mcc"], color=color, label=name)
         best = np.flatnonzero(_as_bool(h["best"]))
         if best.size:  # the last epoch that was best so far is the one kept
             row = h.iloc[best[-1]]

@@ -522,6 +522,7 @@ def manifest_overview(bundle_dir: str | os.PathLike[str]) -> str:
         keys = {k: v for k, v in p.items() if k.startswith("spec.") or k in ("layer", "checkpoint_sha256", "weights_sha256")}
         lines.append(f"embedder      {e['name']}: {p.get('kind')}, {p.get('dim')}-d {json.dumps(keys, sort_keys=True)}")
     for f in m["folds"]:
-        lines.append(f"fold model    {f['file']}: test fold {f['test_fold']}, validation fold {f['val_fold']}, "
+        lines.append(f"fold model    {f['file']}: seed {f.get('seed')}, test fold {f['test_fold']}, "
+                     f"validation fold {f['val_fold']}, grid point {f.get('grid', 0)}, "
                      f"best epoch {f['best_epoch']}, validation MCC {f['best_val_mcc']:.3f}")
     return "\n".join(lines)

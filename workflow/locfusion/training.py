@@ -84,11 +84,16 @@ class ExperimentSpec:
         )
 
 
-def fold_split(test_fold: int, n_folds: int = 5) -> tuple[list[int], int]:
-    """(training folds, validation fold) for a test fold: validation is (k+1) mod n."""
+def fold_split(test_fold: int, n_folds: int = 5, val_fold: int | None = None) -> tuple[list[int], int]:
+    """(training folds, validation fold) for a test fold: validation is `val_fold`, by default (k+1) mod n.
+
+    The other folds train. `cv.validation_folds` says which validation folds a scheme uses.
+    """
     if not 0 <= test_fold < n_folds:
         raise InputError(f"test fold {test_fold} outside 0-{n_folds - 1}")
-    val = (test_fold + 1) % n_folds
+    val = (test_fold + 1) % n_folds if val_fold is None else val_fold
+    if val == test_fold or not 0 <= val < n_folds:
+        raise InputError(f"validation fold {val} must be another fold than test fold {test_fold} (0-{n_folds - 1})")
     return [f for f in range(n_folds) if f not in (test_fold, val)], val
 
 
@@ -329,9 +334,10 @@ def predictions_frame(data: ProteinSet, proba: np.ndarray) -> pd.DataFrame:
     return frame
 
 
-def model_manifest(experiment: ExperimentSpec, dims: Sequence[int], result: FoldResult, test_fold: int, n_folds: int, settings: TrainingSettings) -> dict[str, Any]:
+def model_manifest(experiment: ExperimentSpec, dims: Sequence[int], result: FoldResult, test_fold: int, n_folds: int,
+                   settings: TrainingSettings, val_fold: int | None = None, grid: int = 0) -> dict[str, Any]:
     """Self-description stored beside the weights: enough to rebuild the model without code pickles."""
-    train_folds, val_fold = fold_split(test_fold, n_folds)
+    train_folds, val_fold = fold_split(test_fold, n_folds, val_fold)
     return {
         "experiment": experiment.name,
         "model": experiment.model,
@@ -344,6 +350,8 @@ def model_manifest(experiment: ExperimentSpec, dims: Sequence[int], result: Fold
         "test_fold": test_fold,
         "val_fold": val_fold,
         "train_folds": train_folds,
+        "seed": settings.seed,
+        "grid": grid,
         "best_epoch": result.best_epoch,
         "best_val_mcc": result.best_val_mcc,
         "epochs_run": result.epochs_run,

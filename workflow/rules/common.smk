@@ -10,10 +10,12 @@ min_version("9.0")
 LIBRARY_DIR = Path(workflow.basedir) / "workflow"
 sys.path.insert(0, str(LIBRARY_DIR))
 
-from locfusion.config import (
-    SCHEMA_PATH,
-    experiment_training,
-    validate_config,
+from locfusion.config import SCHEMA_PATH, validate_config  # noqa: E402
+from locfusion.cv import (
+    grid_points,
+    run_experiment,
+    run_training,
+    validation_folds,
 )  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
 
@@ -30,6 +32,12 @@ FOLDS = list(range(N_FOLDS))
 N_SHARDS = config["embed"]["shards"]
 SHARDS = list(range(N_SHARDS))
 LIBRARY = LIBRARY_DIR / "locfusion"
+SEEDS = config["training"]["seeds"]
+CV_SCHEME = config["cv"]
+# A file of one trained model: experiment x seed x test fold x validation fold x grid point.
+RUN_FILE = (
+    "results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/{name}"
+)
 # Which comparison variant the summary figures show: DeepLocPro's group remap or raw.
 REMAP_VARIANT = "deeplocpro" if config["evaluation"]["group_remap"] else "none"
 
@@ -39,6 +47,9 @@ wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
     fold=r"\d+",
     shard=r"\d+",
+    seed=r"-?\d+",
+    val=r"\d+",
+    grid=r"\d+",
 
 
 def raw_fasta():
@@ -65,16 +76,80 @@ def experiment_checks(wildcards):
     return expand("results/embeddings/{embedder}/check.json", embedder=embedders)
 
 
-def training_settings(wildcards):
-    """`training:` with the experiment's own overrides (experiments.<name>.training)."""
-    return experiment_training(config, wildcards.experiment)
+def run_settings(wildcards):
+    """One job's training settings: `training:`, the experiment's and grid point's overrides, its seed."""
+    return run_training(
+        config, wildcards.experiment, int(wildcards.seed), int(wildcards.grid)
+    )
+
+
+def run_model(wildcards):
+    """One job's experiment spec, its params overridden by the grid point."""
+    return run_experiment(config, wildcards.experiment, int(wildcards.grid))
+
+
+def grid_indices(experiment):
+    return list(range(len(grid_points(config["experiments"][experiment]["grid"]))))
+
+
+def runs(experiment, fold):
+    """(validation fold, grid point) of every model trained for one test fold and seed."""
+    return [
+        (val, grid)
+        for val in validation_folds(fold, N_FOLDS, CV_SCHEME)
+        for grid in grid_indices(experiment)
+    ]
+
+
+def run_outputs(name, experiment, seeds=None):
+    """File `name` of every model trained for `experiment` (all seeds by default)."""
+    return [
+        RUN_FILE.format(
+            experiment=experiment, seed=seed, fold=fold, val=val, grid=grid, name=name
+        )
+        for seed in (SEEDS if seeds is None else seeds)
+        for fold in FOLDS
+        for val, grid in runs(experiment, fold)
+    ]
+
+
+def candidate_outputs(name):
+    """Input function: file `name` of every model a (experiment, seed, test fold) chooses from."""
+
+    def inputs(wildcards):
+        fold = int(wildcards.fold)
+        return [
+            RUN_FILE.format(
+                experiment=wildcards.experiment,
+                seed=wildcards.seed,
+                fold=fold,
+                val=val,
+                grid=grid,
+                name=name,
+            )
+            for val, grid in runs(wildcards.experiment, fold)
+        ]
+
+    return inputs
+
+
+def bundle_models(experiment):
+    """The model files of an experiment's bundle: one per seed, test fold and validation fold."""
+    return [
+        f"results/bundles/{experiment}/seed_{seed}_fold_{fold}_val_{val}.safetensors"
+        for seed in SEEDS
+        for fold in FOLDS
+        for val in validation_folds(fold, N_FOLDS, CV_SCHEME)
+    ]
 
 
 def fold_outputs(name, experiment=None):
+    """File `name` of every (experiment, seed, test fold)."""
     experiments = [experiment] if experiment else EXPERIMENTS
     return expand(
-        "results/experiments/{experiment}/fold_{fold}/{name}",
+        "results/experiments/{experiment}/seed_{seed}/fold_{fold}/{name}",
         experiment=experiments,
+        seed=SEEDS,
         fold=FOLDS,
         name=name,
     )

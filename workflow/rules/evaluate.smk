@@ -5,13 +5,13 @@ localrules:
 
 
 rule evaluate_fold:
-    """Accuracy, macro F1, MCC and per-class MCC on one test fold."""
+    """Accuracy, macro F1, MCC and per-class MCC on one test fold (one seed)."""
     input:
-        predictions="results/experiments/{experiment}/fold_{fold}/test_predictions.tsv",
+        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/test_predictions.tsv",
     output:
-        metrics="results/experiments/{experiment}/fold_{fold}/metrics.json",
+        metrics="results/experiments/{experiment}/seed_{seed}/fold_{fold}/metrics.json",
     log:
-        "results/logs/evaluate_fold/{experiment}/fold_{fold}.log",
+        "results/logs/evaluate_fold/{experiment}/seed_{seed}/fold_{fold}.log",
     conda:
         "../../envs/train.yaml"
     params:
@@ -21,7 +21,7 @@ rule evaluate_fold:
 
 
 rule evaluate_experiment:
-    """Mean and std over folds, pooled metrics and summed confusion matrix."""
+    """Per seed: mean and std over folds, pooled metrics; then mean and sd over seeds."""
     input:
         predictions=lambda wildcards: fold_outputs(
             "test_predictions.tsv", wildcards.experiment
@@ -46,7 +46,7 @@ rule evaluate_experiment:
 
 
 rule compare_experiments:
-    """All experiments (and DeepLocPro's own predictions) on identical proteins, with bootstrap CIs."""
+    """All experiments (and DeepLocPro's own predictions) on identical proteins; CIs of the declared comparisons."""
     input:
         unpack(comparison_predictions),
         dataset="results/data/dataset.tsv",
@@ -64,6 +64,18 @@ rule compare_experiments:
             category="Metrics",
             subcategory="Comparison",
         ),
+        per_group=report(
+            "results/comparison/per_group.tsv",
+            caption="../report/per_group.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
+        per_class=report(
+            "results/comparison/per_class.tsv",
+            caption="../report/per_class.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
         claim=report(
             "results/comparison/claim.html",
             caption="../report/claim.rst",
@@ -76,6 +88,7 @@ rule compare_experiments:
         "../../envs/train.yaml"
     params:
         experiments=config["experiments"],
+        comparisons=config["comparisons"],
         deeplocpro=config["evaluation"]["deeplocpro_predictions"],
         n_folds=N_FOLDS,
         n_boot=config["evaluation"]["bootstrap"],

@@ -55,7 +55,9 @@ rule figure_confusion:
 
 rule figure_training_curves:
     input:
-        histories=lambda wildcards: fold_outputs("history.tsv", wildcards.experiment),
+        histories=lambda wildcards: run_outputs(
+            "history.tsv", wildcards.experiment, seeds=SEEDS[:1]
+        ),
         code=LIBRARY / "plots.py",
     output:
         png=report(
@@ -69,6 +71,8 @@ rule figure_training_curves:
         "results/logs/figures/{experiment}/training_curves.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        one_model_per_fold=lambda wildcards: len(runs(wildcards.experiment, 0)) == 1,
     script:
         "../scripts/figure.py"
 

@@ -1,7 +1,8 @@
 # Model bundles and prediction of new proteomes.
 #
-# export_bundle: each experiment's fold models as a self-describing bundle
-#   (manifest.json + fold_{k}.safetensors), loadable without unpickling.
+# export_bundle: each experiment's selected models (seeds x test folds x validation
+#   folds) as a self-describing bundle (manifest.json + seed_{s}_fold_{k}_val_{v}.safetensors),
+#   loadable without unpickling.
 # predict: the proteome in `predict.fasta` through the ensemble of one bundle
 #   (DeepLocPro-style table); a default target only when `predict.fasta` is set.
 
@@ -33,19 +34,18 @@ localrules:
 
 
 rule export_bundle:
-    """Fold models + JSON manifest (embedder provenance, classes, length policy, data checksum)."""
+    """Selected models + JSON manifest (embedder provenance, classes, length policy, data checksum)."""
     input:
         unpack(experiment_shards),
-        weights=lambda wildcards: fold_outputs(
-            "model.safetensors", wildcards.experiment
+        weights=lambda wildcards: run_outputs("model.safetensors", wildcards.experiment),
+        manifests=lambda wildcards: run_outputs("model.json", wildcards.experiment),
+        selections=lambda wildcards: fold_outputs(
+            "selection.json", wildcards.experiment
         ),
-        manifests=lambda wildcards: fold_outputs("model.json", wildcards.experiment),
         dataset="results/data/dataset.tsv",
     output:
         manifest="results/bundles/{experiment}/manifest.json",
-        weights=expand(
-            "results/bundles/{{experiment}}/fold_{fold}.safetensors", fold=FOLDS
-        ),
+        weights=bundle_models("{experiment}"),
     log:
         "results/logs/export_bundle/{experiment}.log",
     conda:
@@ -66,11 +66,7 @@ rule predict:
     input:
         fasta=lambda wildcards: PREDICT["fasta"],
         manifest=f"results/bundles/{PREDICT_EXPERIMENT}/manifest.json",
-        weights=expand(
-            "results/bundles/{experiment}/fold_{fold}.safetensors",
-            experiment=PREDICT_EXPERIMENT,
-            fold=FOLDS,
-        ),
+        weights=bundle_models(PREDICT_EXPERIMENT),
     output:
         tsv="results/predictions/{name}/predictions.tsv",
         csv="results/predictions/{name}/predictions.csv",

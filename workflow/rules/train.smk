@@ -1,18 +1,22 @@
+localrules:
+    select_models,
+
+
 rule train:
-    """Train one experiment on one test fold (validation fold k+1 mod n), resumable."""
+    """Train one model: experiment x seed x test fold x validation fold x grid point, resumable."""
     input:
         unpack(experiment_shards),
         dataset="results/data/dataset.tsv",
         checks=experiment_checks,
     output:
-        weights="results/experiments/{experiment}/fold_{fold}/model.safetensors",
-        manifest="results/experiments/{experiment}/fold_{fold}/model.json",
-        history="results/experiments/{experiment}/fold_{fold}/history.tsv",
-        predictions="results/experiments/{experiment}/fold_{fold}/test_predictions.tsv",
+        weights="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.safetensors",
+        manifest="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.json",
+        history="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/history.tsv",
+        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/test_predictions.tsv",
     log:
-        "results/logs/train/{experiment}/fold_{fold}.log",
+        "results/logs/train/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.log",
     benchmark:
-        "results/benchmarks/train/{experiment}/fold_{fold}.tsv"
+        "results/benchmarks/train/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["training"]["threads"]
@@ -20,9 +24,27 @@ rule train:
         mem_mb=attempt_scaled(config["training"]["mem_mb"]),
         runtime=attempt_scaled(config["training"]["runtime"]),
     params:
-        experiment=lambda wildcards: config["experiments"][wildcards.experiment],
-        training=training_settings,
+        experiment=run_model,
+        training=run_settings,
         n_folds=N_FOLDS,
-        checkpoint="results/checkpoints/{experiment}/fold_{fold}/checkpoint.pt",
+        checkpoint="results/checkpoints/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/checkpoint.pt",
     script:
         "../scripts/train.py"
+
+
+rule select_models:
+    """Per seed and test fold: the grid point with the best mean validation MCC; its models' mean predicts the test fold."""
+    input:
+        manifests=candidate_outputs("model.json"),
+        predictions=candidate_outputs("test_predictions.tsv"),
+    output:
+        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/test_predictions.tsv",
+        selection="results/experiments/{experiment}/seed_{seed}/fold_{fold}/selection.json",
+    log:
+        "results/logs/select_models/{experiment}/seed_{seed}/fold_{fold}.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        grid=lambda wildcards: config["experiments"][wildcards.experiment]["grid"],
+    script:
+        "../scripts/select_models.py"

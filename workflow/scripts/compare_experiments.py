@@ -12,7 +12,7 @@ def main(smk):
     experiments = smk.params.experiments
     compare_experiments(
         predictions={name: list(smk.input[f"pred_{name}"]) for name in experiments},
-        experiments=experiments,
+        comparisons=smk.params.comparisons,
         dataset=smk.input.dataset,
         deeplocpro_dir=smk.params.deeplocpro,
         n_folds=smk.params.n_folds,

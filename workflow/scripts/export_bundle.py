@@ -19,6 +19,7 @@ def main(smk):
         dataset=smk.input.dataset,
         filter_settings=smk.params.filter,
         out_dir=Path(smk.output.manifest).parent,
+        selections=list(smk.input.selections),
     )
 
 

@@ -1,4 +1,4 @@
-"""Rule train: one experiment on one test fold (threads from the rule)."""
+"""Rule train: one model of an experiment (seed, test fold, validation fold, grid point; threads from the rule)."""
 
 import sys
 from pathlib import Path
@@ -18,6 +18,8 @@ def main(smk):
         dataset=smk.input.dataset,
         shards={name: list(smk.input[name]) for name in experiment["embedders"]},
         test_fold=int(smk.wildcards.fold),
+        val_fold=int(smk.wildcards.val),
+        grid=int(smk.wildcards.grid),
         n_folds=smk.params.n_folds,
         checkpoint=smk.params.checkpoint,
         out=dict(smk.output.items()),
