@@ -141,6 +141,19 @@ def _mean_std(values: Sequence[Any]) -> tuple[float | None, float | None]:
     return float(np.mean(arr)), std
 
 
+def _fold_mean_std(per_fold: Mapping[str, Mapping[str, Any]], classes: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and sample std over folds of every global metric and of each class's one-vs-rest MCC."""
+    mean: dict[str, Any] = {}
+    std: dict[str, Any] = {}
+    for name in GLOBAL_METRICS:
+        mean[name], std[name] = _mean_std([m[name] for m in per_fold.values()])
+    mean["mcc_per_class"], std["mcc_per_class"] = {}, {}
+    for cls in classes:
+        mean["mcc_per_class"][cls], std["mcc_per_class"][cls] = _mean_std(
+            [m["mcc_per_class"].get(cls) for m in per_fold.values()])
+    return mean, std
+
+
 def summarize_experiment(
     fold_metrics: Mapping[int, Mapping[str, Any]],
     pooled_df: pd.DataFrame,
@@ -159,14 +172,7 @@ def summarize_experiment(
     classes = list(classes)
     folds = sorted(int(k) for k in fold_metrics)
     per_fold = {str(k): dict(fold_metrics[k] if k in fold_metrics else fold_metrics[str(k)]) for k in folds}
-    mean: dict[str, Any] = {}
-    std: dict[str, Any] = {}
-    for name in GLOBAL_METRICS:
-        mean[name], std[name] = _mean_std([m[name] for m in per_fold.values()])
-    mean["mcc_per_class"], std["mcc_per_class"] = {}, {}
-    for cls in classes:
-        m, s = _mean_std([m["mcc_per_class"].get(cls) for m in per_fold.values()])
-        mean["mcc_per_class"][cls], std["mcc_per_class"][cls] = m, s
+    mean, std = _fold_mean_std(per_fold, classes)
     summed = np.sum([np.asarray(m["confusion"], dtype=np.int64) for m in per_fold.values()], axis=0)
     _require_columns(pooled_df, ("true", "predicted"), "pooled prediction table")
     summary: dict[str, Any] = {
@@ -230,14 +236,7 @@ def summarize_seeds(per_seed: Mapping[int, Mapping[str, Any]], classes: Sequence
     for k in folds:
         fold_metrics = [s["per_fold"][str(k)] for s in summaries]
         per_fold[str(k)] = average(fold_metrics, mean_of) | {"n": fold_metrics[0]["n"]}
-    mean: dict[str, Any] = {}
-    std: dict[str, Any] = {}
-    for name in GLOBAL_METRICS:
-        mean[name], std[name] = _mean_std([m[name] for m in per_fold.values()])
-    mean["mcc_per_class"], std["mcc_per_class"] = {}, {}
-    for cls in classes:
-        mean["mcc_per_class"][cls], std["mcc_per_class"][cls] = _mean_std(
-            [m["mcc_per_class"][cls] for m in per_fold.values()])
+    mean, std = _fold_mean_std(per_fold, classes)
     pooled_list = [s["pooled"] for s in summaries]
     summary: dict[str, Any] = {
         "classes": classes,
