@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16
+.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16 offline-study-psortb
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -15,6 +15,7 @@ help:
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
 	@echo "make offline-study-bf16 - the offline study plus its fusion model trained in bf16 (precision check)"
+	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -42,6 +43,12 @@ OFFLINE_BF16 := --configfile resources/offline_study/config.yaml resources/offli
 offline-study-bf16: $(STAMP)
 	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16)
 	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16) --report results/report.html
+
+OFFLINE_PSORTB := --configfile resources/offline_study/config.yaml resources/offline_study/psortb.yaml
+
+offline-study-psortb: $(STAMP)
+	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_PSORTB)
+	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_PSORTB) --report results/report.html
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

@@ -20,6 +20,7 @@ from .metrics import apply_group_remap, evaluate_fold, paired_comparison_table, 
 
 REMAP_VARIANTS = {"none": False, "deeplocpro": True}
 DEEPLOCPRO = "DeepLocPro"
+PSORTB = "PSORTb"  # PSORTb 3.0 forced to its top-scoring class (locfusion.psortb)
 
 
 def summarize_predictions(pooled: pd.DataFrame) -> dict[str, Any]:
@@ -71,6 +72,8 @@ def compare(
         tables.append(table)
         pooled_mcc = {n: s["pooled"]["mcc"] for n, s in summaries[variant].items()}
         pairs = comparison_pairs(experiments, pooled_mcc, DEEPLOCPRO in preds)
+        if PSORTB in preds:
+            pairs += [(name, PSORTB, "experiment vs PSORTb") for name in experiments]
         if pairs:
             boot = paired_comparison_table(preds, [(a, b) for a, b, _ in pairs], n_boot=n_boot, seed=seed)
             boot.insert(2, "comparison", [why for _, _, why in pairs])
@@ -92,8 +95,10 @@ def verdict(row: Mapping[str, Any]) -> str:
     return f"no significant difference between {row['a']} and {row['b']} (95% CI includes 0)"
 
 
-def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int) -> str:
-    """A small HTML page for the report: tables and whether the study's claim holds here."""
+def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int,
+               psortb_unknown: pd.DataFrame | None = None) -> str:
+    """A small HTML page for the report: tables and whether the study's claim holds here
+    (and PSORTb with its Unknown calls kept, when given: `psortb.unknown_outcome_table`)."""
     parts = [
         "<h2>Does fusion beat a single embedding?</h2>",
         f"<p>All models scored on the same {n_proteins} proteins and folds. MCC differences with paired "
@@ -120,4 +125,10 @@ def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int) 
     if len(bootstrap):
         cols = ["a", "b", "comparison", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high"]
         parts.append("<h3>Paired bootstrap</h3>" + bootstrap[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}"))
+    if psortb_unknown is not None:
+        parts.append(
+            f"<h3>{PSORTB} with Unknown as its own outcome</h3><p>The metrics above force {PSORTB} to its "
+            "top-scoring class; here its Unknown calls count as wrong (MCC over 7 outcomes, macro F1 over "
+            "the 6 classes).</p>" + psortb_unknown.to_html(index=False, float_format=lambda x: f"{x:.3f}")
+        )
     return "<html><body>" + "\n".join(parts) + "</body></html>\n"

@@ -178,9 +178,10 @@ def evaluate_experiment(name: str, predictions: Sequence[str], metrics: Sequence
 
 def compare_experiments(predictions: Mapping[str, Sequence[str]], experiments: Mapping[str, Mapping[str, Any]],
                         dataset: str, deeplocpro_dir: str | None, n_folds: int, n_boot: int,
-                        out: Mapping[str, str]) -> pd.DataFrame:
-    """All experiments (and DeepLocPro's held-out predictions, when given) on identical proteins."""
-    from .comparison import DEEPLOCPRO, claim_html, compare
+                        out: Mapping[str, str], psortb: str | None = None,
+                        psortb_unknown: str | None = None) -> pd.DataFrame:
+    """All experiments (and DeepLocPro's held-out predictions and PSORTb's, when given) on identical proteins."""
+    from .comparison import DEEPLOCPRO, PSORTB, claim_html, compare
     from .deeplocpro import deeplocpro_test_predictions
     from .io import atomic_path
 
@@ -192,11 +193,18 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], experiments: M
         tested = pd.concat(pooled.values())["id"].unique()
         data = read_dataset(dataset)
         pooled[DEEPLOCPRO] = deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)], n_folds=n_folds)
+    unknown = None
+    if psortb:
+        from .psortb import comparison_frame, read_predictions
+
+        tested = pd.concat([pooled[name] for name in predictions])["id"].unique()
+        pooled[PSORTB] = comparison_frame(read_predictions(psortb), tested, psortb)
+        unknown = pd.read_csv(psortb_unknown, sep="\t", dtype={"fold": str}) if psortb_unknown else None
     summaries, metrics, bootstrap = compare(pooled, experiments, n_boot=n_boot)
     write_json(summaries, out["summaries"])
     write_tsv(metrics, out["table"])
     write_tsv(bootstrap, out["bootstrap"])
     with atomic_path(out["claim"]) as tmp:
-        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=len(next(iter(pooled.values())))))
+        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=len(next(iter(pooled.values()))), psortb_unknown=unknown))
     log.info("compared %s", ", ".join(pooled))
     return metrics

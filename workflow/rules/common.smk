@@ -30,6 +30,7 @@ FOLDS = list(range(N_FOLDS))
 N_SHARDS = config["embed"]["shards"]
 SHARDS = list(range(N_SHARDS))
 LIBRARY = LIBRARY_DIR / "locfusion"
+PSORTB = config["psortb"]["enabled"]  # PSORTb side by side (workflow/rules/psortb.smk)
 # Which comparison variant the summary figures show: DeepLocPro's group remap or raw.
 REMAP_VARIANT = "deeplocpro" if config["evaluation"]["group_remap"] else "none"
 
@@ -89,11 +90,16 @@ def pdf(name):
 
 
 def comparison_predictions(wildcards):
-    """Test predictions of every experiment, keyed pred_<experiment> for the script."""
-    return {
+    """Test predictions of every experiment, keyed pred_<experiment> for the script,
+    and PSORTb's (forced, and with Unknown kept) when psortb.enabled."""
+    inputs = {
         f"pred_{name}": fold_outputs("test_predictions.tsv", name)
         for name in EXPERIMENTS
     }
+    if PSORTB:
+        inputs["psortb"] = "results/psortb/predictions.tsv"
+        inputs["psortb_unknown"] = "results/comparison/psortb_unknown.tsv"
+    return inputs
 
 
 def figure(name):
@@ -115,6 +121,8 @@ def all_targets():
         targets.append(figure(f"{experiment}/training_curves"))
         targets.append(f"results/bundles/{experiment}/manifest.json")
     targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
+    if PSORTB:
+        targets.append("results/comparison/psortb_unknown.tsv")
     return targets
 
 
