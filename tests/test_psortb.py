@@ -170,6 +170,19 @@ def test_a_root_without_scl_blast_databases_is_named(tmp_path: Path, monkeypatch
         psortb.locate_install(tmp_path / "nowhere")
 
 
+def test_offline_overlay_enables_psortb_and_changes_nothing_else() -> None:
+    import yaml
+
+    from locfusion.config import validate_config
+
+    offline = REPO / "resources" / "offline_study"
+    base = validate_config(yaml.safe_load((offline / "config.yaml").read_text()))
+    merged = yaml.safe_load((offline / "config.yaml").read_text()) | yaml.safe_load((offline / "psortb.yaml").read_text())
+    merged = validate_config(merged)
+    assert base["psortb"]["enabled"] is False and merged["psortb"]["enabled"] is True
+    assert {k: v for k, v in merged.items() if k != "psortb"} == {k: v for k, v in base.items() if k != "psortb"}
+
+
 def test_psortb_rules_are_planned_only_when_enabled(tmp_path: Path) -> None:
     """Off by default: no PSORTb job; on: root, shards, merge and the Unknown table feed the comparison."""
     work = copy_workflow(tmp_path / "wf")
@@ -202,7 +215,8 @@ def ensure_psortb_installed() -> None:
 
 
 def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: Path) -> None:
-    """The rules themselves, end to end: 2 real proteins per group, PSORTb run for real."""
+    """The rules themselves, end to end: 2 real proteins per group, PSORTb run for real
+    (one shard, 2 psort processes side by side per group: the offline run covers several shards)."""
     ensure_psortb_installed()
     records, seen = [], {g: 0 for g in GROUPS}
     header = None
@@ -218,7 +232,7 @@ def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: P
     assert sum(seen.values()) == 6, "graphpart_partial.fasta is expected to hold one sequence line per record"
     work = copy_workflow(tmp_path / "wf")
     (work / "six.fasta").write_text("".join(records))
-    config = demo_config({"psortb": {"enabled": True, "shards": 2, "threads": 1}})
+    config = demo_config({"psortb": {"enabled": True, "shards": 1, "threads": 2}})
     config["data"]["fasta"] = "six.fasta"
     write_config(work / "c.yaml", config)
     started = time.perf_counter()
@@ -236,3 +250,38 @@ def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: P
     assert unknown.loc["pooled", "n"] == 6
     assert unknown.loc["pooled", "n_unknown"] == int((table["psortb_final"] == "Unknown").sum())
     assert "makeblastdb" in (work / "results/logs/psortb/root.log").read_text()
+
+
+def test_psortb_joins_the_comparison_and_its_unknown_table_the_claim(tmp_path: Path) -> None:
+    """pipeline.compare_experiments with PSORTb's predictions: a peer named PSORTb, paired CIs, Unknown table."""
+    from locfusion.comparison import PSORTB
+    from locfusion.pipeline import compare_experiments
+
+    calls = all_calls()
+    data = dataset_for(calls)
+    table = psortb.predictions_table(calls, data)
+    table.to_csv(tmp_path / "psortb.tsv", sep="\t", index=False)
+    psortb.write_unknown_table(str(tmp_path / "psortb.tsv"), str(tmp_path / "unknown.tsv"))
+    dataset = data.assign(sequence="M" * 50, length=50)
+    dataset.to_csv(tmp_path / "dataset.tsv", sep="\t", index=False)
+    rng = np.random.default_rng(1)
+    proba = rng.dirichlet(np.ones(len(CLASSES)), size=len(data))
+    model = data.rename(columns={"label": "true"})[["id", "fold", "group", "true"]].assign(
+        predicted=np.asarray(CLASSES)[proba.argmax(1)])
+    model[list(CLASSES)] = proba
+    paths = []
+    for fold, sub in model.groupby("fold"):
+        paths.append(str(tmp_path / f"pred_{fold}.tsv"))
+        sub.to_csv(paths[-1], sep="\t", index=False)
+    out = {name: str(tmp_path / f"{name}.out") for name in ("summaries", "table", "bootstrap", "claim")}
+    experiments = {"single": {"model": "attention_pooling", "embedders": ["a"]}}
+    metrics = compare_experiments({"single": paths}, experiments, str(tmp_path / "dataset.tsv"), None, 5, 100, out,
+                                  psortb=str(tmp_path / "psortb.tsv"), psortb_unknown=str(tmp_path / "unknown.tsv"))
+    assert set(metrics["experiment"]) == {"single", PSORTB}
+    forced = psortb.unknown_outcome_metrics(table["true"], table["predicted"])  # forced: no Unknown left
+    row = metrics[(metrics["experiment"] == PSORTB) & (metrics["group_remap"] == "none")].iloc[0]
+    assert row["accuracy_pooled"] == pytest.approx(forced["accuracy"])
+    boot = pd.read_csv(out["bootstrap"], sep="\t")
+    assert ("single", PSORTB, "experiment vs PSORTb") in set(zip(boot["a"], boot["b"], boot["comparison"]))
+    claim = Path(out["claim"]).read_text()
+    assert "PSORTb with Unknown as its own outcome" in claim and "n_unknown" in claim
