@@ -199,8 +199,8 @@ def _write_fasta(records: Sequence[tuple[str, str]], path: Path) -> None:
             fh.write(f">{pid}\n{seq}\n")
 
 
-def run_psort(records: Sequence[tuple[str, str]], group: str, root: str | os.PathLike[str], workdir: str | os.PathLike[str]) -> str:
-    """`psort <group flag> -o long -r root` on (id, sequence) records; returns its long output.
+def run_psort(records: Sequence[tuple[str, str]], group: str, install: Install, workdir: str | os.PathLike[str]) -> str:
+    """`psort <group flag> -o long -r <install.root>` on (id, sequence) records; returns its long output.
 
     IDs must not contain whitespace: psort names proteins by the first word of the header.
     """
@@ -209,13 +209,10 @@ def run_psort(records: Sequence[tuple[str, str]], group: str, root: str | os.Pat
     for pid, _ in records:
         if not pid or any(ch.isspace() for ch in pid):
             raise InputError(f"protein id {pid!r} is empty or contains whitespace; PSORTb would rename it")
-    psort = shutil.which("psort")
-    if psort is None:
-        raise InputError(f"PSORTb is not installed (psort not found on PATH): install it with `{INSTALL_HINT}`")
     with tempfile.TemporaryDirectory(prefix="psortb.", dir=workdir) as tmp:
         fasta = Path(tmp).resolve() / "input.fasta"
         _write_fasta(records, fasta)
-        cmd = [psort, GROUP_FLAGS[group], "-o", "long", "-r", str(Path(root).resolve()), str(fasta)]
+        cmd = [install.psort, GROUP_FLAGS[group], "-o", "long", "-r", str(install.root.resolve()), str(fasta)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
     if proc.stderr.strip():
         log.info("psort %s stderr:\n%s", group, proc.stderr.strip())
@@ -225,14 +222,14 @@ def run_psort(records: Sequence[tuple[str, str]], group: str, root: str | os.Pat
     return proc.stdout
 
 
-def predict_group(records: Sequence[tuple[str, str]], group: str, root: str | os.PathLike[str],
+def predict_group(records: Sequence[tuple[str, str]], group: str, install: Install,
                   workdir: str | os.PathLike[str], processes: int = 1) -> pd.DataFrame:
     """PSORTb's parsed calls for proteins of one group, `processes` psort runs side by side."""
     if not records:
         return pd.DataFrame(columns=["id", "final", *CLASSES])
     chunks = [list(records[i::processes]) for i in range(min(processes, len(records)))]
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        texts = list(pool.map(lambda chunk: run_psort(chunk, group, root, workdir), chunks))
+        texts = list(pool.map(lambda chunk: run_psort(chunk, group, install, workdir), chunks))
     parsed = pd.concat([parse_long_output(t, f"psort {GROUP_FLAGS[group]} output") for t in texts], ignore_index=True)
     expected = [pid for pid, _ in records]
     got = set(parsed["id"])
@@ -246,7 +243,10 @@ def predict_group(records: Sequence[tuple[str, str]], group: str, root: str | os
 
 def predict_proteins(proteins: pd.DataFrame, root: str | os.PathLike[str], workdir: str | os.PathLike[str],
                      processes: int = 1) -> pd.DataFrame:
-    """PSORTb on a table with columns id, group, sequence: id, group, final and raw class scores, in input order."""
+    """PSORTb on a table with columns id, group, sequence: id, group, final and raw class scores, in input order.
+
+    `root` is a prepared copy (`prepare_root`); PSORTb must be installed (`locate_install`).
+    """
     for col in ("id", "group", "sequence"):
         if col not in proteins.columns:
             raise InputError(f"protein table lacks column {col!r}")
@@ -254,13 +254,14 @@ def predict_proteins(proteins: pd.DataFrame, root: str | os.PathLike[str], workd
     if bad.any():
         row = proteins[bad].iloc[0]
         raise InputError(f"protein {row['id']!r} has organism group {row['group']!r}; PSORTb needs negative, positive or archaea")
+    install = locate_install(root)
     check_prepared_root(root)
     parts = []
     for group in GROUPS:
         sub = proteins[proteins["group"] == group]
         if len(sub):
             log.info("psort %s on %d %s proteins", GROUP_FLAGS[group], len(sub), group)
-            part = predict_group(list(zip(sub["id"], sub["sequence"])), group, root, workdir, processes)
+            part = predict_group(list(zip(sub["id"], sub["sequence"])), group, install, workdir, processes)
             part.insert(1, "group", group)
             parts.append(part)
     calls = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["id", "group", "final", *CLASSES])
