@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,11 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-from locfusion import psortb
+from locfusion import plots, psortb
 from locfusion.classes import CLASSES
+from locfusion.comparison import PSORTB
+from locfusion.config import validate_config
 from locfusion.errors import InputError
+from locfusion.pipeline import compare_experiments
 from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -171,10 +176,6 @@ def test_a_root_without_scl_blast_databases_is_named(tmp_path: Path, monkeypatch
 
 
 def test_offline_overlay_enables_psortb_and_changes_nothing_else() -> None:
-    import yaml
-
-    from locfusion.config import validate_config
-
     offline = REPO / "resources" / "offline_study"
     base = validate_config(yaml.safe_load((offline / "config.yaml").read_text()))
     merged = yaml.safe_load((offline / "config.yaml").read_text()) | yaml.safe_load((offline / "psortb.yaml").read_text())
@@ -254,9 +255,6 @@ def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: P
 
 def test_psortb_joins_the_comparison_and_its_unknown_table_the_claim(tmp_path: Path) -> None:
     """pipeline.compare_experiments with PSORTb's predictions: a peer named PSORTb, paired CIs, Unknown table."""
-    from locfusion.comparison import PSORTB
-    from locfusion.pipeline import compare_experiments
-
     calls = all_calls()
     data = dataset_for(calls)
     table = psortb.predictions_table(calls, data)
@@ -285,3 +283,7 @@ def test_psortb_joins_the_comparison_and_its_unknown_table_the_claim(tmp_path: P
     assert ("single", PSORTB, "experiment vs PSORTb") in set(zip(boot["a"], boot["b"], boot["comparison"]))
     claim = Path(out["claim"]).read_text()
     assert "PSORTb with Unknown as its own outcome" in claim and "n_unknown" in claim
+    summaries = json.loads(Path(out["summaries"]).read_text())["none"]  # what the figure rules read
+    assert set(summaries) == {"single", PSORTB}
+    for draw, stem in ((plots.plot_global_metrics, "global"), (plots.plot_per_class_mcc, "per_class")):
+        assert all(path.stat().st_size > 1000 for path in draw(summaries, tmp_path / stem))
