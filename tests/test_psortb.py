@@ -152,6 +152,13 @@ def test_comparison_frame_drops_psortb_final_and_needs_every_tested_protein() ->
         psortb.comparison_frame(table, ["B0R6I4", "P99999"], "predictions.tsv")
 
 
+def test_a_protein_without_one_of_the_three_groups_is_named(tmp_path: Path) -> None:
+    """PSORTb has no group-agnostic mode: a protein of group 'any' stops the run, it is not guessed."""
+    proteins = pd.DataFrame({"id": ["P1", "P2"], "group": ["negative", "any"], "sequence": ["M" * 50] * 2})
+    with pytest.raises(InputError, match=r"protein 'P2' has organism group 'any'; PSORTb needs negative, positive or archaea"):
+        psortb.predict_proteins(proteins, tmp_path, tmp_path)
+
+
 # ----------------------------------------------------------------------------- install check
 
 
