@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-full offline-precision-nested
+.PHONY: demo test report venv lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -16,6 +16,7 @@ help:
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
 	@echo "make offline-study-full - the offline study plus single-embedder baselines and the organism-group variant"
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
+	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -48,8 +49,14 @@ offline-study-full: $(STAMP)
 
 # Only the fusion experiment's per-test-fold selections (and what they need): 5 x 4 x 2 models.
 offline-precision-nested: $(STAMP)
-	$(BIN)/snakemake $(OFFLINE_PRECISION) $(foreach k,0 1 2 3 4,results/experiments/fusion/seed_42/fold_$(k)/selection.json)
+	$(BIN)/snakemake $(foreach k,0 1 2 3 4,results/experiments/fusion/seed_42/fold_$(k)/selection.json) $(OFFLINE_PRECISION)
 	$(BIN)/python -m locfusion.cv results/experiments/fusion/seed_42
+
+OFFLINE_PSORTB := $(OFFLINE) resources/offline_study/psortb.yaml
+
+offline-study-psortb: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_PSORTB)
+	$(BIN)/snakemake $(OFFLINE_PSORTB) --report results/report.html
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

@@ -33,6 +33,7 @@ from .metrics import (
 
 REMAP_VARIANTS = {"none": False, "deeplocpro": True}
 DEEPLOCPRO = "DeepLocPro"
+PSORTB = "PSORTb"  # PSORTb 3.0 forced to its top-scoring class (locfusion.psortb)
 BOOTSTRAP_COLUMNS = ["comparison", "a", "b", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high",
                      "p_two_sided", "frac_a_better", "n", "n_seeds_a", "n_seeds_b", "n_boot", "seed"]
 
@@ -127,8 +128,10 @@ def verdict(row: Mapping[str, Any]) -> str:
     return f"no significant difference between {row['a']} and {row['b']} (95% CI includes 0)"
 
 
-def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int) -> str:
-    """A small HTML page for the report: each declared comparison with its CI, then the metrics."""
+def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int,
+               psortb_unknown: pd.DataFrame | None = None) -> str:
+    """A small HTML page for the report: each declared comparison with its CI, then the metrics
+    (and PSORTb with its Unknown calls kept, when given: `psortb.unknown_outcome_table`)."""
     parts = [
         "<h2>Declared comparisons</h2>",
         f"<p>All models scored on the same {n_proteins} proteins and folds. Each comparison below was declared "
@@ -154,4 +157,10 @@ def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int) 
     if len(bootstrap):
         cols = ["comparison", "a", "b", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high"]
         parts.append("<h3>Paired bootstrap</h3>" + bootstrap[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}"))
+    if psortb_unknown is not None:
+        parts.append(
+            f"<h3>{PSORTB} with Unknown as its own outcome</h3><p>The metrics above force {PSORTB} to its "
+            "top-scoring class; here its Unknown calls count as wrong (MCC over 7 outcomes, macro F1 over "
+            "the 6 classes).</p>" + psortb_unknown.to_html(index=False, float_format=lambda x: f"{x:.3f}")
+        )
     return "<html><body>" + "\n".join(parts) + "</body></html>\n"

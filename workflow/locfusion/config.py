@@ -134,11 +134,13 @@ def _check_cross_references(config: dict[str, Any]) -> None:
 
 def configured_peers(config: Mapping[str, Any]) -> list[str]:
     """Published predictors this config scores beside its experiments (names as in the comparison tables)."""
-    from .comparison import DEEPLOCPRO
+    from .comparison import DEEPLOCPRO, PSORTB
 
     peers = []
     if config.get("evaluation", {}).get("deeplocpro_predictions"):
         peers.append(DEEPLOCPRO)
+    if config.get("psortb", {}).get("enabled"):
+        peers.append(PSORTB)
     return peers
 
 

@@ -204,13 +204,14 @@ def evaluate_experiment(name: str, predictions: Sequence[str], metrics: Sequence
 
 def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: Sequence[Mapping[str, str]],
                         dataset: str, deeplocpro_dir: str | None, n_folds: int, n_boot: int,
-                        out: Mapping[str, str]) -> pd.DataFrame:
-    """All experiments (and DeepLocPro's held-out predictions, when given) on identical proteins.
+                        out: Mapping[str, str], psortb: str | None = None,
+                        psortb_unknown: str | None = None) -> pd.DataFrame:
+    """All experiments (and DeepLocPro's and PSORTb's predictions, when given) on identical proteins.
 
     `predictions` maps experiment -> its per-fold test predictions of every seed
-    (`.../seed_{s}/fold_{k}/test_predictions.tsv`).
+    (`.../seed_{s}/fold_{k}/test_predictions.tsv`). Peers enter as one "seed".
     """
-    from .comparison import DEEPLOCPRO, claim_html, compare, per_class_table, per_group_table
+    from .comparison import DEEPLOCPRO, PSORTB, claim_html, compare, per_class_table, per_group_table
     from .deeplocpro import deeplocpro_test_predictions
     from .io import atomic_path
 
@@ -226,6 +227,13 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
         data = read_dataset(dataset)
         pooled[DEEPLOCPRO] = {0: deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)],
                                                              n_folds=n_folds)}
+    unknown = None
+    if psortb:
+        from .psortb import comparison_frame, read_predictions
+
+        tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()
+        pooled[PSORTB] = {0: comparison_frame(read_predictions(psortb), tested, psortb)}
+        unknown = pd.read_csv(psortb_unknown, sep="\t", dtype={"fold": str}) if psortb_unknown else None
     summaries, metrics, bootstrap = compare(pooled, comparisons, n_boot=n_boot)
     write_json(summaries, out["summaries"])
     write_tsv(metrics, out["table"])
@@ -234,6 +242,6 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
     write_tsv(per_class_table(summaries), out["per_class"])
     n_proteins = len(next(iter(next(iter(pooled.values())).values())))
     with atomic_path(out["claim"]) as tmp:
-        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=n_proteins))
+        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=n_proteins, psortb_unknown=unknown))
     log.info("compared %s", ", ".join(pooled))
     return metrics

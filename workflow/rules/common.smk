@@ -38,6 +38,7 @@ CV_SCHEME = config["cv"]
 RUN_FILE = (
     "results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/{name}"
 )
+PSORTB = config["psortb"]["enabled"]  # PSORTb side by side (workflow/rules/psortb.smk)
 # Which comparison variant the summary figures show: DeepLocPro's group remap or raw.
 REMAP_VARIANT = "deeplocpro" if config["evaluation"]["group_remap"] else "none"
 
@@ -164,11 +165,16 @@ def pdf(name):
 
 
 def comparison_predictions(wildcards):
-    """Test predictions of every experiment, keyed pred_<experiment> for the script."""
-    return {
+    """Test predictions of every experiment, keyed pred_<experiment> for the script,
+    and PSORTb's (forced, and with Unknown kept) when psortb.enabled."""
+    inputs = {
         f"pred_{name}": fold_outputs("test_predictions.tsv", name)
         for name in EXPERIMENTS
     }
+    if PSORTB:
+        inputs["psortb"] = "results/psortb/predictions.tsv"
+        inputs["psortb_unknown"] = "results/comparison/psortb_unknown.tsv"
+    return inputs
 
 
 def figure(name):
@@ -190,6 +196,8 @@ def all_targets():
         targets.append(figure(f"{experiment}/training_curves"))
         targets.append(f"results/bundles/{experiment}/manifest.json")
     targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
+    if PSORTB:
+        targets.append("results/comparison/psortb_unknown.tsv")
     return targets
 
 

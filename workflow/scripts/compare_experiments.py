@@ -17,6 +17,8 @@ def main(smk):
         deeplocpro_dir=smk.params.deeplocpro,
         n_folds=smk.params.n_folds,
         n_boot=smk.params.n_boot,
+        psortb=smk.input.get("psortb"),
+        psortb_unknown=smk.input.get("psortb_unknown"),
         out=dict(smk.output.items()),
     )
 
