@@ -26,3 +26,11 @@ def heldout_dir() -> Path:
     if not HELDOUT_DIR.is_dir():
         pytest.skip(f"DeepLocPro held-out predictions not found at {HELDOUT_DIR}")
     return HELDOUT_DIR
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start installing the Debian packages the collected tests need, in the background (tests/debian.py)."""
+    import debian
+
+    modules = {Path(str(item.fspath)).stem for item in session.items}
+    debian.start({group for module, group in debian.NEEDED_BY.items() if module in modules})

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from locfusion.comparison import PSORTB
 from locfusion.config import validate_config
 from locfusion.errors import InputError
 from locfusion.pipeline import compare_experiments
+import debian
 from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -215,16 +213,10 @@ def test_psortb_rules_are_planned_only_when_enabled(tmp_path: Path) -> None:
 
 
 def ensure_psortb_installed() -> None:
-    """Install PSORTb from Debian when missing (as tests/slurm/slurm_up.sh installs SLURM)."""
-    if all(shutil.which(name) for name in psortb.EXECUTABLES) and psortb.sclblast_fasta("/usr/lib/psort", "negative").is_file():
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.skip("PSORTb is not installed and apt-get is unusable (needs root on Debian/Ubuntu)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    started = time.perf_counter()
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "psortb", "ncbi-blast+-legacy"], check=True, env=env, capture_output=True)
-    print(f"apt-get install psortb ncbi-blast+-legacy: {time.perf_counter() - started:.0f} s")
+    """PSORTb from Debian when missing: installed in the background since collection (tests/debian.py)."""
+    debian.require("psortb")
+    if not psortb.sclblast_fasta("/usr/lib/psort", "negative").is_file():
+        pytest.fail("PSORTb is installed but its SCL-BLAST databases are not under /usr/lib/psort")
 
 
 def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import debian
 from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, snakemake, write_config
 
 SLURM_DIR = REPO / "tests" / "slurm"
@@ -56,6 +57,8 @@ def slurm_cluster() -> Iterator[Path]:
     state = Path(tempfile.mkdtemp(prefix="locfusion-slurm-"))
     previous = os.environ.get("SLURM_CONF")
     try:
+        if debian.can_install():  # installed in the background since collection; slurm_up.sh then finds it
+            debian.require("slurm")
         proc = subprocess.run(["bash", str(SLURM_DIR / "slurm_up.sh"), str(state)], capture_output=True, text=True, timeout=900)
         if proc.returncode == 3:
             pytest.skip(f"SLURM packages cannot be installed here: {proc.stderr.strip()}")
