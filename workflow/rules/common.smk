@@ -115,6 +115,7 @@ def all_targets():
         targets.append(figure(f"{experiment}/training_curves"))
         targets.append(f"results/bundles/{experiment}/manifest.json")
     targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
+    targets.extend(AUDIT_TARGETS)  # audit.smk: none unless audit.enabled
     return targets
 
 
