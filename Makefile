@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16
+.PHONY: demo test report venv lint format clean help offline-study offline-study-bf16 offline-leakage
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -15,6 +15,7 @@ help:
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62)"
 	@echo "make offline-study-bf16 - the offline study plus its fusion model trained in bf16 (precision check)"
+	@echo "make offline-leakage - attention pooling on UniRep under GraphPart vs stratified random folds, with the homology audit"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -42,6 +43,25 @@ OFFLINE_BF16 := --configfile resources/offline_study/config.yaml resources/offli
 offline-study-bf16: $(STAMP)
 	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16)
 	$(BIN)/snakemake --profile profiles/offline_study $(OFFLINE_BF16) --report results/report.html
+
+# The leakage demonstration: the same experiment on the same 1,051 proteins under GraphPart's folds
+# (in results/, shared with make offline-study) and under a stratified random split (its own working
+# directory, results/leakage/stratified/, so neither run invalidates the other), the homology audit
+# (MMseqs2) on both, then one table of fold sizes, homolog fractions and MCC (results/leakage/leakage.tsv).
+OFFLINE := resources/offline_study
+LEAKAGE_EXPERIMENT := attention_pooling_unirep
+LEAKAGE_TARGETS := results/experiments/$(LEAKAGE_EXPERIMENT)/summary.json results/audit/summary.tsv results/figures/homology_audit.png
+LEAKAGE_DIR := results/leakage/stratified
+# --directory moves the working directory, so the FASTA path (relative to this one) is passed absolute.
+OFFLINE_FASTA := $(abspath ../shared/data/deeplocpro/graphpart_partial.fasta)
+
+offline-leakage: $(STAMP)
+	$(BIN)/snakemake --profile profiles/offline_study --configfile $(OFFLINE)/config.yaml $(OFFLINE)/audit.yaml -- $(LEAKAGE_TARGETS)
+	mkdir -p $(LEAKAGE_DIR)
+	$(BIN)/snakemake --profile profiles/offline_study --configfile $(OFFLINE)/config.yaml $(OFFLINE)/audit.yaml \
+		$(OFFLINE)/stratified.yaml --directory $(LEAKAGE_DIR) --config "data={fasta: $(OFFLINE_FASTA)}" -- $(LEAKAGE_TARGETS)
+	$(BIN)/locfusion leakage --run graphpart=. --run stratified=$(LEAKAGE_DIR) -e $(LEAKAGE_EXPERIMENT) \
+		-o results/leakage/leakage.tsv
 
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html

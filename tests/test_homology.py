@@ -85,7 +85,7 @@ def test_planted_near_duplicate_of_a_training_protein_is_found(planted: tuple) -
     assert hit["identity"] >= 0.85 and hit["qcov"] >= 0.95 and hit["tcov"] >= 0.95
     assert hit["train_hit"] and hit["seen_hit"]
     # One row per protein, every protein tested exactly once, in its own fold.
-    assert sorted(table.index) == sorted(data["id"]) and (table["fold"] == data.set_index("id")["fold"]).all()
+    assert sorted(table.index) == sorted(data["id"]) and (table["fold"] == data.set_index("id")["fold"].reindex(table.index)).all()
 
 
 def test_validation_fold_duplicate_counts_as_seen_but_not_as_training(planted: tuple) -> None:
@@ -98,20 +98,23 @@ def test_validation_fold_duplicate_counts_as_seen_but_not_as_training(planted: t
 def test_unrelated_random_proteins_have_no_homolog(planted: tuple) -> None:
     data, table, settings = planted
     assert not table.loc["unrelated", "train_hit"] and table.loc["unrelated", "identity"] < settings.min_identity
-    planted_ids = {"dup_of_train", "dup_of_val"}
-    assert not table.drop(index=list(planted_ids))["train_hit"].any()
-    summary = audit_summary(table.reset_index(), settings).set_index("fold")
-    assert summary.loc["all", "n_train_hit"] == 1 and summary.loc["all", "n_seen_hit"] == 2
+    # The only homologs: the planted pairs, seen from both sides. P2_3 (test fold 2) has its mutant in
+    # fold 0, a training fold of test fold 2; so does P1_5 (test fold 1: folds 0, 3, 4 train).
+    assert set(table.index[table["train_hit"]]) == {"dup_of_train", "P2_3", "P1_5"}
+    assert set(table.index[table["seen_hit"]]) == {"dup_of_train", "dup_of_val", "P2_3", "P1_5"}
+    summary = audit_summary(table.reset_index(), settings, N_FOLDS).set_index("fold")
+    assert summary.loc["all", "n_train_hit"] == 3 and summary.loc["all", "n_seen_hit"] == 4
     assert summary.loc["0", "n_test"] == 11 and summary.loc["0", "fraction_train_hit"] == pytest.approx(1 / 11)
-    assert summary.loc["1", "n_train_hit"] == 0
-    assert "1 of 43 test proteins (2.3 %)" in summary_line(summary.reset_index())
+    assert summary.loc["3", "n_train_hit"] == summary.loc["4", "n_train_hit"] == 0
+    assert (summary.loc["0", "n_train"], summary.loc["0", "n_val"]) == (24, 8)  # folds 2-4 train, fold 1 validates
+    assert "3 of 43 test proteins (7.0 %)" in summary_line(summary.reset_index())
 
 
 def test_histogram_figure_is_written(planted: tuple, tmp_path: Path) -> None:
     from locfusion.plots import plot_homology_audit
 
     _, table, settings = planted
-    paths = plot_homology_audit(table.reset_index(), audit_summary(table.reset_index(), settings), tmp_path / "audit")
+    paths = plot_homology_audit(table.reset_index(), audit_summary(table.reset_index(), settings, N_FOLDS), tmp_path / "audit")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
 
 
@@ -257,3 +260,47 @@ def test_offline_leakage_overlays_validate() -> None:
     assert graphpart["data"]["folds"] == "header" and stratified["data"]["folds"] == "stratified"
     assert stratified["evaluation"]["deeplocpro_predictions"] is None
     assert graphpart["experiments"] == stratified["experiments"] and graphpart["training"] == stratified["training"]
+
+
+# ------------------------------------------------------------------------------ leakage table
+
+
+def write_run(root: Path, folds: list[int], correct: np.ndarray, train_hit: np.ndarray, scheme: str) -> Path:
+    """A workflow results tree as the real stages write it (filter summary, audit summary, experiment
+    summary from `summarize_experiment` over test predictions)."""
+    from locfusion.classes import CLASSES
+    from locfusion.io import write_json, write_tsv
+    from locfusion.metrics import evaluate_fold, summarize_experiment
+
+    n = len(folds)
+    true = [CLASSES[i % len(CLASSES)] for i in range(n)]
+    predicted = [t if ok else CLASSES[(CLASSES.index(t) + 1) % len(CLASSES)] for t, ok in zip(true, correct, strict=True)]
+    pooled = pd.DataFrame({"fold": folds, "true": true, "predicted": predicted})
+    per_fold = {k: evaluate_fold(sub) for k, sub in pooled.groupby("fold")}
+    write_json(summarize_experiment(per_fold, pooled), root / "results/experiments/exp/summary.json")
+    sizes = Counter(folds)
+    write_json({"kept_by_fold": {str(k): sizes[k] for k in sorted(sizes)}, "folds": {"scheme": scheme}},
+               root / "results/data/filter_summary.json")
+    table = pd.DataFrame({"fold": folds, "best_train_id": "", "identity": 0.0, "train_hit": train_hit,
+                          "seen_hit": train_hit})
+    write_tsv(audit_summary(table, AuditSettings(), N_FOLDS), root / "results/audit/summary.tsv")
+    return root
+
+
+def test_leakage_table_reports_both_schemes_and_their_difference(tmp_path: Path) -> None:
+    from locfusion.leakage import leakage_lines, leakage_table
+
+    rng = np.random.default_rng(5)
+    folds = [i % N_FOLDS for i in range(300)]
+    graphpart = write_run(tmp_path / "g", folds, rng.random(300) < 0.6, np.zeros(300, bool), "header")
+    stratified = write_run(tmp_path / "s", folds, rng.random(300) < 0.8, rng.random(300) < 0.4, "stratified")
+    table = leakage_table({"graphpart": graphpart, "stratified": stratified}, "exp", "graphpart").set_index("scheme")
+    assert table.loc["graphpart", "fold_sizes"] == "60/60/60/60/60" and table.loc["stratified", "folds"] == "stratified"
+    assert table.loc["graphpart", "fraction_train_hit"] == 0
+    diff = table.loc["stratified - graphpart"]
+    assert diff["mcc_pooled"] == pytest.approx(table.loc["stratified", "mcc_pooled"] - table.loc["graphpart", "mcc_pooled"])
+    assert diff["mcc_pooled"] > 0.1 and diff["fraction_train_hit"] == table.loc["stratified", "fraction_train_hit"]
+    lines = leakage_lines(table.reset_index(), "exp")
+    assert len(lines) == 3 and lines[2].startswith("stratified - graphpart: MCC pooled +")
+    with pytest.raises(InputError, match=r"none/results/data/filter_summary\.json: not found \(run the workflow"):
+        leakage_table({"graphpart": graphpart, "empty": tmp_path / "none"}, "exp", "graphpart")

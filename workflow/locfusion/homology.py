@@ -4,10 +4,10 @@ A cross-validation split only measures generalization to new proteins if test pr
 have no close homologs among the training proteins. DeepLocPro's GraphPart folds were
 built for that (no pair across folds above 30 % identity); a random split is not, and its
 test scores then partly measure recall of near-duplicates. This module measures it with a
-real aligner, MMseqs2 `easy-search`, one search per test fold:
+real aligner, MMseqs2 `easy-search`, all proteins against all, hits then split by fold:
 
-- query: the proteins of test fold k; target: every other protein (training folds and
-  validation fold, per `training.fold_split`), each hit tagged with its target's fold;
+- for test fold k, the hits of its proteins to the training folds (and, separately, to
+  training + validation folds) per `training.fold_split`; same-fold hits are ignored;
 - sensitivity `-s 7.5` (MMseqs2's most sensitive preset, recommended for remote
   homologs), `--alignment-mode 3` (full alignment: identity and both coverages exact),
   `--max-seqs` = number of targets (the prefilter never caps the candidates), no coverage
@@ -155,7 +155,14 @@ def best_hits(hits: pd.DataFrame, query_ids: Sequence[str], min_coverage: float)
 
 def audit_folds(data: pd.DataFrame, n_folds: int, settings: AuditSettings,
                 workdir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The per-test-protein table (`AUDIT_COLUMNS`) over all test folds of `data` (dataset.tsv)."""
+    """The per-test-protein table (`AUDIT_COLUMNS`) over all test folds of `data` (dataset.tsv).
+
+    One all-against-all search, then per test fold only the hits to its training (and
+    validation) folds are kept: the same hits as one search per fold, at a fifth of the cost
+    (MMseqs2's prefilter index costs seconds per search whatever the input size). E-values are
+    then computed against the whole dataset rather than the 4/5 of it outside the test fold,
+    so the e-value cut is marginally stricter (by that factor of 5/4).
+    """
     for column in ("id", "fold", "label", "group", "sequence"):
         if column not in data.columns:
             raise InputError(f"homology audit: dataset has no '{column}' column")
@@ -164,37 +171,38 @@ def audit_folds(data: pd.DataFrame, n_folds: int, settings: AuditSettings,
     if outside:
         raise InputError(f"homology audit: fold {outside[0]} in the dataset is outside 0-{n_folds - 1} (data.n_folds {n_folds})")
     fold_of = dict(zip(data["id"], folds))
-    parts = []
+    records = list(zip(data["id"], data["sequence"]))
     with tempfile.TemporaryDirectory(prefix="locfusion_audit_", dir=workdir) as tmp:
-        for k in range(n_folds):
-            train_folds, val_fold = fold_split(k, n_folds)
-            test = data[folds == k]
-            if test.empty:
-                raise InputError(f"homology audit: test fold {k} has no proteins")
-            others = data[folds != k]
-            hits = easy_search(list(zip(test["id"], test["sequence"])), list(zip(others["id"], others["sequence"])),
-                               settings, Path(tmp) / f"fold_{k}")
-            hits["target_fold"] = hits["target"].map(fold_of)
-            train = best_hits(hits[hits["target_fold"].isin(train_folds)], test["id"].tolist(), settings.min_coverage)
-            seen = best_hits(hits[hits["target_fold"].isin([*train_folds, val_fold])], test["id"].tolist(),
-                             settings.min_coverage)
-            part = pd.DataFrame({
-                "id": test["id"].to_numpy(), "fold": k, "label": test["label"].to_numpy(),
-                "group": test["group"].to_numpy(), "length": test["sequence"].str.len().to_numpy(),
-                "best_train_id": train["target"].to_numpy(), "train_fold": train["target"].map(fold_of).to_numpy(),
-                "identity": train["fident"].to_numpy(), "qcov": train["qcov"].to_numpy(),
-                "tcov": train["tcov"].to_numpy(), "evalue": train["evalue"].to_numpy(), "bits": train["bits"].to_numpy(),
-                "best_seen_id": seen["target"].to_numpy(), "seen_fold": seen["target"].map(fold_of).to_numpy(),
-                "seen_identity": seen["fident"].to_numpy(), "seen_qcov": seen["qcov"].to_numpy(),
-                "seen_tcov": seen["tcov"].to_numpy(),
-            })
-            part["train_hit"] = is_hit(part["identity"], part["qcov"], settings)
-            part["seen_hit"] = is_hit(part["seen_identity"], part["seen_qcov"], settings)
-            log.info("test fold %d: %d proteins vs %d training (+%d validation); %d hits; %d with a training hit "
-                     ">= %.0f %% identity over >= %.0f %% coverage", k, len(test), int(folds.isin(train_folds).sum()),
-                     int((folds == val_fold).sum()), len(hits), int(part["train_hit"].sum()),
-                     100 * settings.min_identity, 100 * settings.min_coverage)
-            parts.append(part)
+        hits = easy_search(records, records, settings, tmp)
+    hits["query_fold"] = hits["query"].map(fold_of)
+    hits["target_fold"] = hits["target"].map(fold_of)
+    parts = []
+    for k in range(n_folds):
+        train_folds, val_fold = fold_split(k, n_folds)
+        test = data[folds == k]
+        if test.empty:
+            raise InputError(f"homology audit: test fold {k} has no proteins")
+        mine = hits[hits["query_fold"] == k]
+        train = best_hits(mine[mine["target_fold"].isin(train_folds)], test["id"].tolist(), settings.min_coverage)
+        seen = best_hits(mine[mine["target_fold"].isin([*train_folds, val_fold])], test["id"].tolist(),
+                         settings.min_coverage)
+        part = pd.DataFrame({
+            "id": test["id"].to_numpy(), "fold": k, "label": test["label"].to_numpy(),
+            "group": test["group"].to_numpy(), "length": test["sequence"].str.len().to_numpy(),
+            "best_train_id": train["target"].to_numpy(), "train_fold": train["target"].map(fold_of).to_numpy(),
+            "identity": train["fident"].to_numpy(), "qcov": train["qcov"].to_numpy(),
+            "tcov": train["tcov"].to_numpy(), "evalue": train["evalue"].to_numpy(), "bits": train["bits"].to_numpy(),
+            "best_seen_id": seen["target"].to_numpy(), "seen_fold": seen["target"].map(fold_of).to_numpy(),
+            "seen_identity": seen["fident"].to_numpy(), "seen_qcov": seen["qcov"].to_numpy(),
+            "seen_tcov": seen["tcov"].to_numpy(),
+        })
+        part["train_hit"] = is_hit(part["identity"], part["qcov"], settings)
+        part["seen_hit"] = is_hit(part["seen_identity"], part["seen_qcov"], settings)
+        log.info("test fold %d: %d proteins vs %d training (+%d validation); %d with a training hit "
+                 ">= %.0f %% identity over >= %.0f %% coverage", k, len(test), int(folds.isin(train_folds).sum()),
+                 int((folds == val_fold).sum()), int(part["train_hit"].sum()),
+                 100 * settings.min_identity, 100 * settings.min_coverage)
+        parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     for column in ("train_fold", "seen_fold"):
         table[column] = table[column].astype("Int64")
@@ -206,16 +214,23 @@ def is_hit(identity: pd.Series, qcov: pd.Series, settings: AuditSettings) -> pd.
     return (identity >= settings.min_identity) & (qcov >= settings.min_coverage)
 
 
-def audit_summary(table: pd.DataFrame, settings: AuditSettings) -> pd.DataFrame:
-    """Per test fold and overall ("all"): sizes, proteins with any hit, with a homolog, fractions."""
+def audit_summary(table: pd.DataFrame, settings: AuditSettings, n_folds: int) -> pd.DataFrame:
+    """Per test fold and overall ("all"): sizes of the split, proteins with any training hit and
+    with a homolog (vs training folds, vs training + validation folds), the median best identity."""
+    sizes = table["fold"].astype(int).value_counts()
     rows = []
     groups = [(str(k), sub) for k, sub in table.groupby("fold", sort=True)] + [("all", table)]
     for name, sub in groups:
-        n = len(sub)
+        if name == "all":
+            n_train = n_val = pd.NA
+        else:
+            train_folds, val_fold = fold_split(int(name), n_folds)
+            n_train, n_val = int(sizes.reindex(train_folds, fill_value=0).sum()), int(sizes.get(val_fold, 0))
         rows.append({
             "fold": name,
-            "n_test": n,
-            "n_train": int(len(table) - n) if name != "all" else np.nan,
+            "n_test": len(sub),
+            "n_train": n_train,
+            "n_val": n_val,
             "n_any_train_hit": int((sub["best_train_id"] != "").sum()),
             "n_train_hit": int(sub["train_hit"].sum()),
             "fraction_train_hit": float(sub["train_hit"].mean()),
@@ -226,9 +241,8 @@ def audit_summary(table: pd.DataFrame, settings: AuditSettings) -> pd.DataFrame:
             "min_coverage": settings.min_coverage,
         })
     summary = pd.DataFrame(rows)
-    # n_train counted from the table is the other test folds, i.e. train + validation; say it exactly.
-    summary = summary.rename(columns={"n_train": "n_other_folds"})
-    summary["n_other_folds"] = summary["n_other_folds"].astype("Int64")
+    for column in ("n_train", "n_val"):
+        summary[column] = summary[column].astype("Int64")
     return summary
 
 
@@ -253,7 +267,7 @@ def run_audit(dataset: str, n_folds: int, settings: Mapping[str, object], table_
     log.info("MMseqs2 %s (%s); settings %s", mmseqs_version(executable), executable, audit)
     data = read_dataset(dataset)
     table = audit_folds(data, n_folds, audit, workdir=Path(table_out).parent)
-    summary = audit_summary(table, audit)
+    summary = audit_summary(table, audit, n_folds)
     write_tsv(table, table_out)
     write_tsv(summary, summary_out)
     log.info("%s", summary_line(summary))

@@ -1,6 +1,6 @@
 # Homology audit: how close is each test protein to the training proteins of its split?
 #
-# homology_audit: one MMseqs2 easy-search per test fold (test fold vs the other folds);
+# homology_audit: one MMseqs2 easy-search, all proteins against all, hits split by fold;
 #   per test protein its best training hit, per fold the fraction with a homolog.
 # figure_homology_audit: histogram of best training identity per test protein.
 # Default targets only when `audit.enabled` is true.
@@ -31,12 +31,12 @@ rule homology_audit:
         "results/logs/homology_audit.log",
     benchmark:
         "results/benchmarks/homology_audit.tsv"
+    conda:
+        "../../envs/audit.yaml"
     threads: AUDIT["threads"]
     resources:
         mem_mb=attempt_scaled(AUDIT["mem_mb"]),
         runtime=attempt_scaled(AUDIT["runtime"]),
-    conda:
-        "../../envs/audit.yaml"
     params:
         n_folds=N_FOLDS,
         settings={
