@@ -310,6 +310,8 @@ def _length_bins(lo: float, hi: float, min_length: int, max_length: int, n: int 
 
 # ----------------------------------------------------------------------------- homology audit
 
+SCHEME_NAMES = {"header": "GraphPart (FASTA header)", "stratified": "stratified random"}
+
 
 def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | os.PathLike[str],
                         scheme: str = "header") -> list[Path]:
@@ -344,8 +346,9 @@ def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | 
                         f"no hit, shown at 0 (n={int(no_hit.sum())})"])
     ax_hist.axvline(min_identity, color="black", linestyle="--", linewidth=1.2,
                     label=f"{100 * min_identity:.0f} % identity")
+    ax_hist.set_yscale("log")  # the no-hit bar would otherwise flatten the tail that matters
     ax_hist.set_xlabel("Identity of the best hit among the training folds (MMseqs2 fident)")
-    ax_hist.set_ylabel("Test proteins")
+    ax_hist.set_ylabel("Test proteins (log scale)")
     ax_hist.set_xlim(0, 1)
     ax_hist.legend(fontsize=8, loc="upper right")
     ax_hist.set_title(f"{int(overall['n_train_hit'])} of {int(overall['n_test'])} test proteins "
@@ -361,5 +364,5 @@ def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | 
     ax_fold.set_ylabel("Fraction of test proteins with a homolog")
     ax_fold.set_ylim(0, 1)
     ax_fold.legend(fontsize=8, loc="upper right")
-    ax_fold.set_title(f"Per test fold ({scheme} folds)", fontsize=10)
+    ax_fold.set_title(f"Per test fold ({SCHEME_NAMES.get(scheme, scheme)} folds)", fontsize=10)
     return save_figure(fig, stem)
