@@ -304,3 +304,24 @@ def test_leakage_table_reports_both_schemes_and_their_difference(tmp_path: Path)
     assert len(lines) == 3 and lines[2].startswith("stratified - graphpart: MCC pooled +")
     with pytest.raises(InputError, match=r"none/results/data/filter_summary\.json: not found \(run the workflow"):
         leakage_table({"graphpart": graphpart, "empty": tmp_path / "none"}, "exp", "graphpart")
+
+
+# ------------------------------------------------------------------------------ workflow
+
+
+def test_audit_rules_are_planned_only_when_enabled(tmp_path: Path) -> None:
+    """`audit.enabled` adds the audit table and its figure to the default targets; off, nothing."""
+    from workflow_utils import job_counts, snakemake
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    (tmp_path / "off.yaml").write_text(yaml.safe_dump(config))
+    config["audit"] = {"enabled": True}
+    config["data"] = {**config.get("data", {}), "folds": "stratified"}
+    (tmp_path / "on.yaml").write_text(yaml.safe_dump(config))
+    counts = {}
+    for name in ("off", "on"):
+        out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", f"{name}.yaml", "-n", "--cores", "4")
+        counts[name] = job_counts(out.stdout + out.stderr)
+    assert "homology_audit" not in counts["off"] and "figure_homology_audit" not in counts["off"]
+    assert counts["on"]["homology_audit"] == counts["on"]["figure_homology_audit"] == 1
+    assert counts["on"]["train"] == counts["off"]["train"]  # the fold scheme changes folds, not the plan
