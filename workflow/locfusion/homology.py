@@ -8,9 +8,9 @@ real aligner, MMseqs2 `easy-search`, all proteins against all, hits then split b
 
 - for test fold k, the hits of its proteins to the training folds (and, separately, to
   training + validation folds) per `training.fold_split`; same-fold hits are ignored;
-- sensitivity `-s 7.5` (MMseqs2's most sensitive preset, recommended for remote
-  homologs), `--alignment-mode 3` (full alignment: identity and both coverages exact),
-  `--max-seqs` = number of targets (the prefilter never caps the candidates), no coverage
+- sensitivity `-s` from `audit.sensitivity` (default 7.5, MMseqs2's most sensitive
+  preset, meant for remote homologs such as 30 % identity pairs), `--alignment-mode 3` (full alignment: identity and both coverages exact),
+  `--max-seqs` = number of targets (the prefilter passes on every candidate), no coverage
   filter in MMseqs2 (coverage is applied here, so the histogram shows every hit);
 - identity = MMseqs2 `fident`: identical aligned pairs / alignment columns of the local
   alignment (not GraphPart's global Needleman-Wunsch identity; a local identity over a
@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .errors import InputError
@@ -49,7 +48,6 @@ log = logging.getLogger(__name__)
 MMSEQS_INSTALL_HINT = "install MMseqs2: apt-get install mmseqs2, or conda install -c bioconda mmseqs2"
 # The columns asked of `easy-search --format-output`, in this order (parsed by name, never by position guess).
 HIT_COLUMNS = ["query", "target", "fident", "alnlen", "qcov", "tcov", "evalue", "bits"]
-REFERENCES = ("train", "seen")
 AUDIT_COLUMNS = [
     "id", "fold", "label", "group", "length",
     "best_train_id", "train_fold", "identity", "qcov", "tcov", "evalue", "bits", "train_hit",
@@ -105,7 +103,10 @@ def easy_search(queries: Sequence[tuple[str, str]], targets: Sequence[tuple[str,
     work.mkdir(parents=True, exist_ok=True)
     query_fasta, target_fasta, result = work / "query.fasta", work / "target.fasta", work / "hits.m8"
     write_fasta(queries, query_fasta)
-    write_fasta(targets, target_fasta)
+    if targets is queries:  # all against all: one file
+        target_fasta = query_fasta
+    else:
+        write_fasta(targets, target_fasta)
     command = [
         executable, "easy-search", str(query_fasta), str(target_fasta), str(result), str(work / "tmp"),
         "-s", str(settings.sensitivity), "--alignment-mode", "3", "-e", str(settings.evalue),
