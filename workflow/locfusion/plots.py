@@ -310,7 +310,7 @@ def _length_bins(lo: float, hi: float, min_length: int, max_length: int, n: int 
 
 # ----------------------------------------------------------------------------- homology audit
 
-SCHEME_NAMES = {"header": "GraphPart (FASTA header)", "stratified": "stratified random"}
+SCHEME_NAMES = {"header": "GraphPart header", "stratified": "stratified random"}
 
 
 def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | os.PathLike[str],
@@ -339,7 +339,8 @@ def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | 
     fig = Figure(figsize=(13, 4.8), layout="constrained")
     ax_hist, ax_fold = fig.subplots(1, 2, width_ratios=[1.5, 1])
     bins = np.linspace(0, 1, 41)
-    ax_hist.hist([identity[covered], identity[~covered & ~no_hit], identity[no_hit]], bins=bins, stacked=True,
+    # Side by side, not stacked: stacked segments misread on a log scale.
+    ax_hist.hist([identity[covered], identity[~covered & ~no_hit], identity[no_hit]], bins=bins,
                  color=["tab:red", "tab:orange", "tab:grey"],
                  label=[f"hit covers >= {100 * min_coverage:.0f} % of the test protein (n={int(covered.sum())})",
                         f"hit covers less (n={int((~covered & ~no_hit).sum())})",
