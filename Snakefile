@@ -24,6 +24,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/psortb.smk"
+include: "workflow/rules/audit.smk"
 
 
 rule all:

@@ -2,6 +2,7 @@
 
     locfusion predict -f proteome.fasta -o out/ -b results/bundles/fusion [--group positive] [--plot]
     locfusion inspect results/bundles/fusion
+    locfusion leakage --run graphpart=. --run stratified=results/leakage/stratified -e attention_pooling_unirep -o out.tsv
     locfusion --version
 
 The workflow itself runs through Snakemake; the command line serves what a user
@@ -89,7 +90,33 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Describe a model bundle without loading its weights.")
     i.add_argument("bundle", help="model bundle directory")
     i.set_defaults(func=_inspect)
+
+    k = sub.add_parser("leakage", help="one experiment under two fold schemes: audit fractions and MCC side by side",
+                       description="Compare workflow runs that differ only in data.folds (each with the homology "
+                       "audit enabled): fold sizes, test proteins with a training homolog, MCC, and the differences "
+                       "from the baseline scheme.")
+    k.add_argument("--run", action="append", required=True, metavar="NAME=DIR",
+                   help="a scheme's name and the directory holding its results/ (repeat)")
+    k.add_argument("-e", "--experiment", required=True, help="experiment trained in every run")
+    k.add_argument("--baseline", default="graphpart", help="the scheme others are compared with (default: %(default)s)")
+    k.add_argument("-o", "--output", required=True, help="output TSV")
+    k.set_defaults(func=_leakage)
     return parser
+
+
+def _leakage(args: argparse.Namespace) -> None:
+    from .io import write_tsv
+    from .leakage import leakage_lines, leakage_table
+
+    runs = {}
+    for item in args.run:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--run '{item}': expected NAME=DIR")
+        runs[name] = path
+    table = leakage_table(runs, args.experiment, args.baseline)
+    write_tsv(table, args.output)
+    print("\n".join(leakage_lines(table, args.experiment)), flush=True)
 
 
 def _predict(args: argparse.Namespace) -> None:

@@ -124,6 +124,13 @@ def _check_cross_references(config: dict[str, Any]) -> None:
         if comparison["name"] in names:
             raise InputError(f"config key 'comparisons.{i}.name': '{comparison['name']}' declared twice")
         names.add(comparison["name"])
+    if config["data"]["folds"] != "header" and config["evaluation"]["deeplocpro_predictions"]:
+        # Its held-out predictions come from models trained on GraphPart's folds: scored on other
+        # test folds they would be partly predictions on their own training proteins.
+        raise InputError(
+            "config key 'evaluation.deeplocpro_predictions': DeepLocPro's held-out predictions belong to "
+            f"GraphPart's header folds, not to data.folds '{config['data']['folds']}'; set it to null"
+        )
     filt = config["filter"]
     if filt["min_length"] > filt["max_length"]:
         raise InputError("config key 'filter.min_length': larger than filter.max_length")

@@ -64,6 +64,12 @@ def draw_comparison_ci(smk: Any) -> None:
     plots.plot_comparison_ci(table, _stem(smk))
 
 
+def draw_homology_audit(smk: Any) -> None:
+    table = pd.read_csv(smk.input.table, sep="\t", dtype={"id": str, "best_train_id": str}, keep_default_na=False)
+    summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"fold": str})
+    plots.plot_homology_audit(table, summary, _stem(smk), scheme=smk.params.folds)
+
+
 _BY_RULE = {
     "figure_dataset_overview": draw_dataset_overview,
     "figure_confusion": draw_confusion,
@@ -71,6 +77,7 @@ _BY_RULE = {
     "figure_per_class_mcc": draw_per_class_mcc,
     "figure_global_metrics": draw_global_metrics,
     "figure_comparison_ci": draw_comparison_ci,
+    "figure_homology_audit": draw_homology_audit,
 }
 
 

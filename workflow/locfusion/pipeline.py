@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .dataset import FilterSettings, filter_proteins, proteins_frame, read_dataset, reason_counts
+from .dataset import FilterSettings, assign_folds, filter_proteins, proteins_frame, read_dataset, reason_counts
 from .device import resolve_device, resolve_precision
 from .errors import InputError
 from .fasta import read_labelled_fasta
@@ -30,9 +30,12 @@ def normalize(fasta: str, out: str, n_folds: int = 5) -> pd.DataFrame:
     return proteins
 
 
-def filter_dataset(proteins_tsv: str, dataset_out: str, excluded_out: str, summary_out: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+def filter_dataset(proteins_tsv: str, dataset_out: str, excluded_out: str, summary_out: str, settings: Mapping[str, Any],
+                   folds: str = "header", n_folds: int = 5, fold_seed: int = 0) -> dict[str, Any]:
+    """Filter, then assign the folds every later stage reads (`data.folds`: header or stratified)."""
     proteins = read_dataset(proteins_tsv)
     kept, excluded = filter_proteins(proteins, FilterSettings(**settings))
+    kept = assign_folds(kept, folds, n_folds, fold_seed)
     write_tsv(kept, dataset_out)
     write_tsv(excluded, excluded_out)
     summary = {
@@ -43,6 +46,8 @@ def filter_dataset(proteins_tsv: str, dataset_out: str, excluded_out: str, summa
         "cropped": int(kept["cropped"].sum()),
         "kept_by_class": {k: int(v) for k, v in kept["label"].value_counts().sort_index().items()},
         "kept_by_fold": {str(k): int(v) for k, v in kept["fold"].value_counts().sort_index().items()},
+        "kept_by_header_fold": {str(k): int(v) for k, v in kept["header_fold"].value_counts().sort_index().items()},
+        "folds": {"scheme": folds, "n_folds": n_folds, "seed": fold_seed},
         "settings": dict(settings),
     }
     write_json(summary, summary_out)

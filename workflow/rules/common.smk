@@ -198,6 +198,7 @@ def all_targets():
     targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
     if PSORTB:
         targets.append("results/comparison/psortb_unknown.tsv")
+    targets.extend(AUDIT_TARGETS)  # audit.smk: none unless audit.enabled
     return targets
 
 

@@ -36,7 +36,7 @@ rule normalize:
 
 
 rule filter_dataset:
-    """The study's filter (length, duplicates); every excluded record with its reason."""
+    """The study's filter (length, duplicates), every excluded record with its reason; then the folds."""
     input:
         proteins="results/data/proteins.tsv",
     output:
@@ -49,5 +49,8 @@ rule filter_dataset:
         "../../envs/data.yaml"
     params:
         settings=config["filter"],
+        folds=config["data"]["folds"],
+        n_folds=N_FOLDS,
+        fold_seed=config["data"]["fold_seed"],
     script:
         "../scripts/filter_dataset.py"

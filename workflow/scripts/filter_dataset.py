@@ -10,7 +10,8 @@ from locfusion.runner import run  # noqa: E402
 
 
 def main(smk):
-    filter_dataset(smk.input.proteins, smk.output.dataset, smk.output.excluded, smk.output.summary, smk.params.settings)
+    filter_dataset(smk.input.proteins, smk.output.dataset, smk.output.excluded, smk.output.summary, smk.params.settings,
+                   folds=smk.params.folds, n_folds=smk.params.n_folds, fold_seed=smk.params.fold_seed)
 
 
 run(snakemake, main)  # noqa: F821
