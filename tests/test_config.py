@@ -11,6 +11,7 @@ import yaml
 from locfusion.config import validate_config
 from locfusion.cv import run_experiment, run_training
 from locfusion.errors import InputError
+from workflow_utils import merge_configs as merged
 
 REPO = Path(__file__).resolve().parent.parent
 OFFLINE = REPO / "resources" / "offline_study"
@@ -19,20 +20,6 @@ OFFLINE = REPO / "resources" / "offline_study"
 def study_config(**training_overrides: object) -> dict:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["experiments"]["attention_pooling"]["training"] = dict(training_overrides)
-    return config
-
-
-def merged(*files: Path) -> dict:
-    """Config files merged as snakemake merges --configfile files: dicts key by key, the rest replaced."""
-
-    def update(base: dict, new: dict) -> dict:
-        for key, value in new.items():
-            base[key] = update(base.get(key, {}), value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-        return base
-
-    config: dict = {}
-    for path in files:
-        update(config, yaml.safe_load(path.read_text()))
     return config
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
-import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -14,10 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
+import debian
 from locfusion.config import validate_config
 from locfusion.dataset import assign_folds, stratified_folds
 from locfusion.errors import InputError
 from locfusion.homology import AuditSettings, audit_folds, audit_summary, best_hits, mmseqs_executable, summary_line
+from workflow_utils import merge_configs
 
 REPO = Path(__file__).resolve().parent.parent
 AMINO = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
@@ -26,19 +25,8 @@ N_FOLDS = 5
 
 @pytest.fixture(scope="module")
 def mmseqs() -> str:
-    """MMseqs2 on PATH, installed from Debian when missing (as root, as CI runs)."""
-    if shutil.which("mmseqs") is None:
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.skip("mmseqs missing and apt-get unusable (need root on Debian/Ubuntu): apt-get install mmseqs2")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        lock = ["-o", "DPkg::Lock::Timeout=600"]  # another apt run may hold the lock
-        done = subprocess.run(["apt-get", *lock, "install", "-y", "-q", "mmseqs2"], env=env,
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:  # stale package lists: refresh once, then retry
-            subprocess.run(["apt-get", *lock, "update", "-q"], env=env, capture_output=True, check=False)
-            done = subprocess.run(["apt-get", *lock, "install", "-y", "-q", "mmseqs2"], env=env,
-                                  capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"apt-get install mmseqs2 failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    """MMseqs2 on PATH, installed from Debian when missing: in the background since collection (tests/debian.py)."""
+    debian.require("mmseqs2")
     return mmseqs_executable()
 
 
@@ -211,11 +199,7 @@ def test_real_proteins_stratified_split(partial_fasta: Path, tmp_path: Path) -> 
 def offline_config(*overlays: str) -> dict:
     """resources/offline_study/config.yaml with overlays merged as snakemake merges --configfile files."""
     offline = REPO / "resources" / "offline_study"
-    config = yaml.safe_load((offline / "config.yaml").read_text())
-    for name in overlays:
-        for section, values in yaml.safe_load((offline / name).read_text()).items():
-            config.setdefault(section, {}).update(values)
-    return config
+    return merge_configs(offline / "config.yaml", *(offline / name for name in overlays))
 
 
 def test_new_keys_default_to_header_folds_and_no_audit() -> None:

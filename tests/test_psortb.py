@@ -19,7 +19,7 @@ from locfusion.config import validate_config
 from locfusion.errors import InputError
 from locfusion.pipeline import compare_experiments
 import debian
-from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
+from workflow_utils import REPO, merge_configs, copy_workflow, demo_config, job_counts, snakemake, write_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GROUPS = ("negative", "positive", "archaea")
@@ -183,8 +183,7 @@ def test_a_root_without_scl_blast_databases_is_named(tmp_path: Path, monkeypatch
 def test_offline_overlay_enables_psortb_and_changes_nothing_else() -> None:
     offline = REPO / "resources" / "offline_study"
     base = validate_config(yaml.safe_load((offline / "config.yaml").read_text()))
-    merged = yaml.safe_load((offline / "config.yaml").read_text()) | yaml.safe_load((offline / "psortb.yaml").read_text())
-    merged = validate_config(merged)
+    merged = validate_config(merge_configs(offline / "config.yaml", offline / "psortb.yaml"))
     assert base["psortb"]["enabled"] is False and merged["psortb"]["enabled"] is True
     changed = ("psortb", "comparisons")
     assert {k: v for k, v in merged.items() if k not in changed} == {k: v for k, v in base.items() if k not in changed}

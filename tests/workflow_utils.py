@@ -36,6 +36,23 @@ def demo_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     return config
 
 
+def merge_configs(*files: Path) -> dict[str, Any]:
+    """Config files merged as snakemake merges --configfile files: dicts key by key, anything else replaced."""
+
+    def update(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                base[key] = update(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    config: dict[str, Any] = {}
+    for path in files:
+        update(config, yaml.safe_load(Path(path).read_text()))
+    return config
+
+
 def write_config(path: Path, config: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
