@@ -150,3 +150,14 @@ def test_a_number_given_as_text_says_where_text_comes_from() -> None:
     config["training"]["epochs"] = "50"
     with pytest.raises(InputError, match=r"config key 'training\.epochs': .*\(text, not a number"):
         validate_config(config)
+
+
+def test_demo_config_and_its_profile_embedder_validate() -> None:
+    """The demo's `profile` embedder passes the schema, which still refuses a bad window per key."""
+    config = validate_config(yaml.safe_load((REPO / "resources/demo/config.yaml").read_text()))
+    assert any(spec["kind"] == "profile" for spec in config["embedders"].values())
+    bad = yaml.safe_load((REPO / "resources/demo/config.yaml").read_text())
+    name = next(n for n, spec in bad["embedders"].items() if spec["kind"] == "profile")
+    bad["embedders"][name]["windows"] = [0]
+    with pytest.raises(InputError, match=rf"'embedders\.{name}\.windows\.0': 0 is less than the minimum of 1"):
+        validate_config(bad)

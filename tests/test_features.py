@@ -144,3 +144,71 @@ def test_effective_limit() -> None:
     assert effective_limit(1000, None) == 1000
     assert effective_limit(None, 1022) == 1022
     assert effective_limit(2000, 1022) == 1022
+
+
+# --- profile: windowed scales and distance to the termini ---------------------------------
+
+
+def test_profile_default_columns_and_provenance() -> None:
+    emb = build_embedder("ctx", {"kind": "profile"})
+    assert emb.kind == "profile" and emb.max_residues is None
+    assert emb.columns == ("kd_w9", "kd_w19", "nterm_10", "nterm_40", "cterm_10", "cterm_40")
+    assert emb.dim == 6 and emb.provenance()["columns"] == ",".join(emb.columns)
+    out = emb.embed_batch(["MKV", STANDARD_AA + RARE])
+    assert [o.shape for o in out] == [(3, 6), (25, 6)] and all(o.dtype == np.float32 for o in out)
+
+
+def test_profile_windows_are_means_of_the_physchem_values_within_the_protein() -> None:
+    rng = np.random.default_rng(1)
+    seq = random_protein(rng, 57)
+    residue = embed("physchem", seq, scales=["kd", "hw"]).astype(np.float64)
+    out = embed("profile", seq, scales=["kd", "hw"], windows=[1, 5, 19], termini=[])
+    assert out.shape == (57, 6)
+    np.testing.assert_allclose(out[:, 0:2], residue, atol=1e-6)  # a 1-residue window is the residue itself
+    for block, w in ((slice(2, 4), 5), (slice(4, 6), 19)):
+        expected = np.array([residue[max(0, i - w // 2) : i + w // 2 + 1].mean(axis=0) for i in range(57)])
+        np.testing.assert_allclose(out[:, block], expected, atol=1e-5)
+
+
+def test_profile_finds_a_transmembrane_helix_and_knows_the_termini() -> None:
+    helix = "LLIVALLFAVLIGLLAVIL"  # 19 hydrophobic residues between polar stretches
+    seq = "M" + "SKDENQ" * 8 + helix + "SKDENQ" * 8
+    out = embed("profile", seq)
+    kd19 = out[:, 1]
+    centre = 1 + 48 + len(helix) // 2
+    assert int(kd19.argmax()) == centre and kd19[centre] > 1.0 > kd19[10]
+    # Proximity is 1 at each end and 1/e one decay length in; reversing the protein swaps N and C.
+    n10, n40, c10, c40 = out[:, 2], out[:, 3], out[:, 4], out[:, 5]
+    assert n10[0] == n40[0] == c10[-1] == c40[-1] == 1.0
+    assert n10[10] == pytest.approx(np.exp(-1), rel=1e-6) and c40[-41] == pytest.approx(np.exp(-1), rel=1e-6)
+    reverse = embed("profile", seq[::-1])
+    np.testing.assert_allclose(reverse[:, 2:4], out[::-1, 4:6], atol=1e-7)
+
+
+def test_profile_depends_on_position_but_not_on_batching() -> None:
+    emb = build_embedder("ctx", {"kind": "profile"})
+    rng = np.random.default_rng(2)
+    seqs = [random_protein(rng, int(n)) for n in rng.integers(1, 300, size=8)]
+    for seq, out in zip(seqs, emb.embed_batch(seqs), strict=True):
+        np.testing.assert_array_equal(out, emb.embed_batch([seq])[0])
+    a = emb.embed_batch(["MAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAK"])[0]
+    assert not np.allclose(a[2], a[24])  # the same residue, A, at two places: different context
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"windows": [8]}, "'windows' must be a list of odd positive integers"),
+    ({"windows": [0]}, "'windows' must be a list of odd positive integers"),
+    ({"termini": ["ten"]}, "'termini' must be a list of positive integers"),
+    ({"termini": [10, 10]}, "'termini' lists a value twice"),
+    ({"windows": [], "termini": []}, "both empty"),
+    ({"scales": ["nope"]}, "unknown physchem scale"),
+])
+def test_profile_bad_spec_names_the_key(spec: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        build_embedder("ctx", {"kind": "profile", **spec})
+
+
+@pytest.mark.parametrize("bad", ["MKa", "MK*V", "MKJ"])
+def test_profile_refuses_invalid_residue(bad: str) -> None:
+    with pytest.raises(InputError, match="position 3"):
+        build_embedder("ctx", {"kind": "profile"}).embed_batch(["MKV", bad])

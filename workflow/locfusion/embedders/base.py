@@ -1,7 +1,7 @@
 """Embedder interface and registry.
 
 An embedder turns protein sequences into per-residue matrices (L x D). Each kind
-(`onehot`, `blosum62`, `physchem`, `esm2`, `prostt5`, `unirep`) registers a
+(`onehot`, `blosum62`, `physchem`, `profile`, `esm2`, `prostt5`, `unirep`) registers a
 factory under its name; the workflow builds embedders from the config's
 `embedders:` section by kind, so new models plug in without touching rules.
 """
@@ -83,6 +83,7 @@ _BUILTIN_MODULES: dict[str, str] = {
     "onehot": "features",
     "blosum62": "features",
     "physchem": "features",
+    "profile": "features",
     "esm2": "esm2",
     "prostt5": "prostt5",
     "unirep": "unirep",

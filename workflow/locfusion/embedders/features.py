@@ -1,4 +1,4 @@
-"""Weight-free residue features: one-hot, BLOSUM62 rows, physico-chemical scales.
+"""Weight-free residue features: one-hot, BLOSUM62 rows, physico-chemical scales, profiles.
 
 They need no model download, so they serve as baselines (how much does a
 protein language model add over the residue identity?), as a cheap second
@@ -8,13 +8,18 @@ Every value comes from Biopython's published tables, never typed by hand.
 Each kind maps a residue letter to a fixed vector through a lookup table, so a
 protein embeds in O(L) with one numpy fancy-index and the result does not depend
 on batching. The rare and ambiguous codes every embedder must accept are
-handled the same way in all three kinds:
+handled the same way in all of them:
 
 - U (selenocysteine) is treated as C and O (pyrrolysine) as K: each is a
   modified form of that residue, encoded in the genome by a recoded stop codon;
 - B (D or N) and Z (E or Q) are the mean of their two candidates;
 - X (unknown) carries no residue information: the mean over the 20 standard
   residues, except in one-hot, which has a dedicated 'X' column instead.
+
+The `profile` kind is the one exception to "a residue's vector depends on its
+letter only": it gives each residue the context that sorting signals are made
+of (windowed hydropathy, distance to each terminus), which models that pool
+context-free residue features cannot reconstruct (see `ProfileEmbedder`).
 """
 
 from __future__ import annotations
@@ -34,8 +39,14 @@ __all__ = [
     "DEFAULT_PHYSCHEM_SCALES",
     "Blosum62Embedder",
     "OneHotEmbedder",
+    "DEFAULT_PROFILE_SCALES",
+    "DEFAULT_PROFILE_TERMINI",
+    "DEFAULT_PROFILE_WINDOWS",
     "PhyschemEmbedder",
+    "ProfileEmbedder",
     "physchem_scales",
+    "terminal_proximity",
+    "window_means",
 ]
 
 # Rare residues that are modified forms of a standard one (see module docstring).
@@ -52,6 +63,17 @@ BLOSUM_SCALE = 10.0
 # (Emini) and interior-to-surface transfer energy (Janin). Hydropathy profiles
 # reveal signal peptides and transmembrane helices; the others, exposed loops.
 DEFAULT_PHYSCHEM_SCALES: tuple[str, ...] = ("kd", "Flex", "hw", "em", "ja")
+
+# `profile` defaults. Hydropathy (Kyte & Doolittle) averaged over 19 residues is
+# their classic transmembrane-helix detector (a helix spans the membrane in ~19-20
+# residues); over 9 residues it resolves the 7-15 residue hydrophobic h-region of
+# a signal peptide. Terminal proximity decays over 10 residues (the charged n-region
+# and first residues) and over 40 (the span of a bacterial signal peptide, up to
+# ~40 residues in Gram-positives, and of C-terminal sorting signals such as the
+# LPXTG anchor or the outer-membrane beta-signal).
+DEFAULT_PROFILE_SCALES: tuple[str, ...] = ("kd",)
+DEFAULT_PROFILE_WINDOWS: tuple[int, ...] = (9, 19)
+DEFAULT_PROFILE_TERMINI: tuple[int, ...] = (10, 40)
 
 
 class _LookupEmbedder(Embedder):
@@ -185,3 +207,96 @@ class PhyschemEmbedder(_LookupEmbedder):
         z = (raw - raw.mean(axis=0)) / std
         rows = {aa: z[i] for i, aa in enumerate(STANDARD_AA)}
         return tuple(names), _with_rare_codes(rows, unknown=np.zeros(len(names)))
+
+
+def window_means(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average of (L, D) `values` over `window` residues (odd).
+
+    Near the termini the window holds only the protein's own residues (it
+    shrinks rather than padding with zeros), so the first residues of a protein
+    are not pulled towards the scale mean by residues that do not exist.
+    """
+    length = values.shape[0]
+    half = window // 2
+    cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
+    positions = np.arange(length)
+    lo = np.clip(positions - half, 0, length)
+    hi = np.clip(positions + half + 1, 0, length)
+    return (cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
+
+
+def terminal_proximity(length: int, decays: Sequence[float]) -> np.ndarray:
+    """(length, 2 * len(decays)): exp(-d / decay) for d the distance to the N-, then the C-terminus.
+
+    1 at the terminal residue, falling to 1/e `decay` residues in: where a residue
+    sits relative to the ends, independent of the protein's length.
+    """
+    positions = np.arange(length, dtype=np.float64)[:, None]
+    decays_row = np.asarray(decays, dtype=np.float64)[None, :]
+    return np.concatenate([np.exp(-positions / decays_row), np.exp(-positions[::-1] / decays_row)], axis=1)
+
+
+def _positive_list(name: str, key: str, value: Any, default: Sequence[int], odd: bool = False) -> tuple[int, ...]:
+    """A spec entry that must be a list of positive integers (odd ones for centred windows)."""
+    if value is None:
+        return tuple(default)
+    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    ok = isinstance(items, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in items)
+    if not ok or (odd and any(v % 2 == 0 for v in items)):
+        kind = "odd positive integers" if odd else "positive integers"
+        raise InputError(f"embedder '{name}': '{key}' must be a list of {kind}, got {value!r}")
+    if len(set(items)) != len(items):
+        raise InputError(f"embedder '{name}': '{key}' lists a value twice: {list(items)}")
+    return tuple(items)
+
+
+@register("profile")
+class ProfileEmbedder(Embedder):
+    """Sequence context without weights: windowed physico-chemical profiles and distance to the termini.
+
+    Sorting signals are positional patterns, not compositions: a signal peptide
+    is a hydrophobic stretch within the first ~30 residues, a transmembrane
+    helix a ~20-residue hydrophobic window, an LPXTG anchor or a beta-signal sits
+    at the C-terminus. Per-residue lookup features (blosum62, physchem) carry
+    none of that, and a model that pools them with one attention score per
+    residue (attention_pooling) sees little more than a weighted composition.
+    This kind gives every residue its neighbourhood and its place:
+
+    - for each scale in `scales` (standardized as in `physchem`, default
+      DEFAULT_PROFILE_SCALES) and each odd width in `windows` (default
+      DEFAULT_PROFILE_WINDOWS), the scale's mean over the centred window;
+    - for each decay length in `termini` (residues, default
+      DEFAULT_PROFILE_TERMINI), exp(-distance / decay) to the N-terminus, then
+      the same to the C-terminus (`terminal_proximity`).
+
+    Invalid residues and rare codes are handled exactly as by `physchem`.
+    """
+
+    max_residues = None
+
+    def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
+        super().__init__(name, spec, runtime)
+        self.windows = _positive_list(name, "windows", spec.get("windows"), DEFAULT_PROFILE_WINDOWS, odd=True)
+        self.termini = _positive_list(name, "termini", spec.get("termini"), DEFAULT_PROFILE_TERMINI)
+        if not self.windows and not self.termini:
+            raise InputError(f"embedder '{name}': 'windows' and 'termini' are both empty: no feature left")
+        self.residues = PhyschemEmbedder(name, {"scales": spec.get("scales") or DEFAULT_PROFILE_SCALES}, runtime)
+        self.columns: tuple[str, ...] = (
+            *(f"{scale}_w{w}" for w in self.windows for scale in self.residues.columns),
+            *(f"nterm_{d}" for d in self.termini),
+            *(f"cterm_{d}" for d in self.termini),
+        )
+        self.dim = len(self.columns)
+
+    def provenance(self) -> dict[str, Any]:
+        # The columns pin down the defaults (scales, windows, decays) the spec may leave implicit.
+        return {**super().provenance(), "columns": ",".join(self.columns)}
+
+    def embed_batch(self, sequences: Sequence[str]) -> list[np.ndarray]:
+        return [self._embed_one(seq, values) for seq, values in zip(sequences, self.residues.embed_batch(sequences))]
+
+    def _embed_one(self, seq: str, values: np.ndarray) -> np.ndarray:
+        parts = [window_means(values, w) for w in self.windows]
+        if self.termini:
+            parts.append(terminal_proximity(len(seq), self.termini))
+        return np.concatenate(parts, axis=1).astype(np.float32)
