@@ -128,8 +128,9 @@ LEARNING_FLOOR_MCC = 0.3
 @pytest.mark.slow
 def test_demo_learns_well_above_chance(demo_run: Path) -> None:
     """A change that stops the demo from learning (features, training, batching, labels) fails here."""
-    comparison = pd.read_csv(demo_run / "results/comparison/metrics.tsv", sep="\t").set_index("experiment")
-    assert comparison.loc["attention_pooling", "mcc_pooled"] >= LEARNING_FLOOR_MCC, comparison["mcc_pooled"]
+    comparison = pd.read_csv(demo_run / "results/comparison/metrics.tsv", sep="\t")
+    plain = comparison[comparison["group_remap"] == "none"].set_index("experiment")["mcc_pooled"]  # without the remap
+    assert plain["attention_pooling"] >= LEARNING_FLOOR_MCC, plain
     for k in range(5):
         history = pd.read_csv(demo_run / f"results/experiments/attention_pooling/fold_{k}/history.tsv", sep="\t")
         assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]  # the training curve falls
