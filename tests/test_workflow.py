@@ -157,6 +157,23 @@ def test_demo_runs_end_to_end(demo_run: Path) -> None:
     assert "epoch 1/4" in log
 
 
+# Chance is MCC 0. The demo's attention pooling (blosum62 + profile, its own 100-epoch
+# settings, untouched by the fixture's shortened `training:`) reaches about 0.4 pooled.
+LEARNING_FLOOR_MCC = 0.3
+
+
+@pytest.mark.slow
+def test_demo_learns_well_above_chance(demo_run: Path) -> None:
+    """A change that stops the demo from learning (features, training, batching, labels) fails here."""
+    comparison = pd.read_csv(demo_run / "results/comparison/metrics.tsv", sep="\t")
+    plain = comparison[comparison["group_remap"] == "none"].set_index("experiment")["mcc_pooled"]  # without the remap
+    assert plain["attention_pooling"] >= LEARNING_FLOOR_MCC, plain
+    for k in range(5):
+        history = pd.read_csv(demo_run / f"results/experiments/attention_pooling/fold_{k}/history.tsv", sep="\t")
+        assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]  # the training curve falls
+        assert history["val_mcc"].max() > history["val_mcc"].iloc[0]  # and validation improves on epoch 1
+
+
 @pytest.mark.slow
 def test_editing_plot_code_reruns_only_figures(demo_run: Path) -> None:
     plots = demo_run / "workflow/locfusion/plots.py"
