@@ -244,7 +244,12 @@ def test_gradients_reach_every_parameter(kind, dims):
     for name, p in model.named_parameters():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, name
+        if name == "score.bias":
+            # The attention score's bias shifts every position alike, and a softmax over positions
+            # ignores a shift: its gradient is zero but for rounding (0 or ~1e-9, by platform).
+            assert p.grad.abs().sum() < 1e-6, name
+        else:
+            assert p.grad.abs().sum() > 0, name
 
 
 @pytest.mark.parametrize("kind", ["fusion", "attention_pooling"])

@@ -273,7 +273,8 @@ def test_predicts_real_proteins_reproducibly_in_input_order(bundle: Path, partia
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=5e-6)
     np.testing.assert_allclose(table["Confidence"], probs.max(axis=1), atol=1e-9)
     assert (table["Localization"] == np.asarray(PROBS)[probs.argmax(axis=1)]).all()
-    assert set(table["Agreement"]) <= {0.2, 0.4, 0.6, 0.8, 1.0}
+    # 5 fold models: a multiple of 1/5; 0 too, when the mean's top class is no single model's top class
+    assert set(table["Agreement"]) <= {0.0, 0.2, 0.4, 0.6, 0.8, 1.0}
     assert (table["Cropped"] == "yes").sum() == sum(len(s) > 1000 for _, s in records) == 58  # cropped, not dropped
     assert table["Localization"].nunique() > 1  # the trained models discriminate
     summary = json.loads((tmp_path / "a/summary.json").read_text())
