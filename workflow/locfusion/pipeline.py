@@ -139,7 +139,8 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
             raise InputError(f"experiment '{name}' fold {test_fold}: the {part} set is empty (folds {sorted(set(data['fold']))})")
     sets = {part: ProteinSet(table, embeddings, spec.embedders) for part, table in subsets.items()}
     log.info("experiment %s, seed %d, grid point %d, test fold %d, validation fold %d, training folds %s: "
-             "%d/%d/%d proteins, %d threads", name, settings.seed, grid, test_fold, val_fold, train_folds, len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
+             "%d/%d/%d proteins, %d threads", name, settings.seed, grid, test_fold, val_fold, train_folds,
+             len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
     model, history, result = train_fold(spec, settings, sets["train"], sets["val"], checkpoint, threads=threads,
                                         data_fingerprint=f"{data_fingerprint(data, shards)}:test{test_fold}:val{val_fold}")
     precision = resolve_precision(settings.precision, "cpu")
@@ -227,8 +228,8 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
             by_seed.setdefault(seed_of(path), []).append(
                 pd.read_csv(path, sep="\t", dtype={"id": str}, keep_default_na=False))
         pooled[name] = {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(by_seed.items())}
+    tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()  # peers are scored on these only
     if deeplocpro_dir:
-        tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()
         data = read_dataset(dataset)
         pooled[DEEPLOCPRO] = {0: deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)],
                                                              n_folds=n_folds)}
@@ -236,7 +237,6 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
     if psortb:
         from .psortb import comparison_frame, read_predictions
 
-        tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()
         pooled[PSORTB] = {0: comparison_frame(read_predictions(psortb), tested, psortb)}
         unknown = pd.read_csv(psortb_unknown, sep="\t", dtype={"fold": str}) if psortb_unknown else None
     summaries, metrics, bootstrap = compare(pooled, comparisons, n_boot=n_boot)
