@@ -9,7 +9,7 @@ from Bio.SeqUtils import ProtParamData
 
 from locfusion.embedders import build_embedder
 from locfusion.embedders.base import STANDARD_AA
-from locfusion.embedders.features import BLOSUM_SCALE, DEFAULT_PHYSCHEM_SCALES
+from locfusion.embedders.features import BLOSUM_SCALE, DEFAULT_PHYSCHEM_SCALES, hydrophobic_moment
 from locfusion.errors import InputError
 from locfusion.sequence import crop_sequence, effective_limit, validate_sequence
 
@@ -195,12 +195,41 @@ def test_profile_depends_on_position_but_not_on_batching() -> None:
     assert not np.allclose(a[2], a[24])  # the same residue, A, at two places: different context
 
 
+def test_hydrophobic_moment_is_eisenbergs_sum_within_the_window() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(41, 2))
+    out = hydrophobic_moment(values, 100, 11)
+    for i in (0, 3, 20, 40):  # the window shrinks to the protein's own residues at the ends
+        js = np.arange(max(0, i - 5), min(41, i + 6))
+        expected = np.abs((values[js] * np.exp(1j * np.deg2rad(100) * js)[:, None]).sum(axis=0)) / len(js)
+        np.testing.assert_allclose(out[i], expected, atol=1e-12)
+
+
+def test_profile_moments_tell_a_beta_strand_from_a_helix_and_see_charge() -> None:
+    """A strand alternating in/out scores at 180 degrees, an amphipathic helix at 100, not the other way round."""
+    spec = {"scales": ["kd", "charge"], "windows": [9], "termini": [], "moments": [[100, 11], [180, 9]]}
+    emb = build_embedder("ctx", {"kind": "profile", **spec})
+    assert emb.columns == ("kd_w9", "charge_w9", "kd_m100_w11", "charge_m100_w11", "kd_m180_w9", "charge_m180_w9")
+    strand, helix = "GS" + "VTVSVTVSVNVTVY" + "GS", "GS" + "LKKLLEKLAKLLEKL" + "GS"
+    s_out, h_out = emb.embed_batch([strand, helix])
+    kd100, kd180 = 2, 4
+    assert s_out[8, kd180] > 2 * s_out[8, kd100] and h_out[8, kd100] > 2 * h_out[8, kd180]
+    poly = emb.embed_batch(["L" * 30])[0]  # no alternation: the moments cancel away from the ends
+    assert poly[15, kd100] < 0.2 * h_out[8, kd100] and poly[15, kd180] < 0.2 * s_out[8, kd180]
+    charged = emb.embed_batch(["KRKRKRKRKRAAAAAAAAAAAAAAADEDEDEDED"])[0]
+    assert charged[4, 1] > 1.0 > 0.0 > -1.0 > charged[-5, 1]  # standardized: K/R +2.2, D/E -2.2
+
+
 @pytest.mark.parametrize("spec,message", [
+    ({"moments": [[100, 10]]}, "'moments' must be a list of \\[angle in degrees 1-180, odd window\\]"),
+    ({"moments": [[270, 9]]}, "'moments' must be a list"),
+    ({"moments": [100, 11]}, "'moments' must be a list"),
+    ({"moments": [[100, 11], [100, 11]]}, "'moments' lists a pair twice"),
+    ({"windows": [], "termini": [], "moments": []}, "all empty"),
     ({"windows": [8]}, "'windows' must be a list of odd positive integers"),
     ({"windows": [0]}, "'windows' must be a list of odd positive integers"),
     ({"termini": ["ten"]}, "'termini' must be a list of positive integers"),
     ({"termini": [10, 10]}, "'termini' lists a value twice"),
-    ({"windows": [], "termini": []}, "both empty"),
     ({"scales": ["nope"]}, "unknown physchem scale"),
 ])
 def test_profile_bad_spec_names_the_key(spec: dict, message: str) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "PhyschemEmbedder",
     "ProfileEmbedder",
     "physchem_scales",
+    "hydrophobic_moment",
     "terminal_proximity",
     "window_means",
 ]
@@ -53,6 +54,11 @@ __all__ = [
 _ALIAS = {"U": "C", "O": "K"}
 # Ambiguity codes: the two residues each may stand for.
 _CANDIDATES = {"B": ("D", "N"), "Z": ("E", "Q")}
+
+# Side-chain charge near pH 7 (`charge`, a scale of ours beside ProtParam's): Lys and Arg +1,
+# Asp and Glu -1, His (pKa ~6) and the rest 0. Windowed, it shows the positive n-region of
+# a signal peptide and the positive-inside loops of membrane proteins.
+_CHARGE: dict[str, float] = {aa: 0.0 for aa in STANDARD_AA} | {"K": 1.0, "R": 1.0, "D": -1.0, "E": -1.0}
 
 # BLOSUM62 scores are integers in [-4, 11]; /10 brings them near unit scale while
 # keeping the matrix exactly recoverable (and its zero meaning "neutral").
@@ -175,6 +181,7 @@ def physchem_scales() -> dict[str, dict[str, float]]:
         ):
             scales[key] = value
     scales.update(ProtParamData.gravy_scales)
+    scales["charge"] = dict(_CHARGE)
     return scales
 
 
@@ -236,6 +243,45 @@ def terminal_proximity(length: int, decays: Sequence[float]) -> np.ndarray:
     return np.concatenate([np.exp(-positions / decays_row), np.exp(-positions[::-1] / decays_row)], axis=1)
 
 
+def hydrophobic_moment(values: np.ndarray, angle: float, window: int) -> np.ndarray:
+    """Per-column moment |sum_j v_j exp(i * angle * j)| / n over the centred window (odd).
+
+    Eisenberg's hydrophobic moment per residue: a scale that alternates with the
+    period `360 / angle` residues adds up, a uniform or random one cancels. As in
+    `window_means`, the window shrinks at the termini to the protein's own residues.
+    """
+    length = values.shape[0]
+    phase = np.exp(1j * np.deg2rad(angle) * np.arange(length))[:, None]
+    cumulative = np.concatenate([np.zeros((1, values.shape[1]), dtype=np.complex128), np.cumsum(values * phase, axis=0)])
+    positions = np.arange(length)
+    lo = np.clip(positions - window // 2, 0, length)
+    hi = np.clip(positions + window // 2 + 1, 0, length)
+    return np.abs(cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
+
+
+def _moment_list(name: str, value: Any) -> tuple[tuple[int, int], ...]:
+    """`moments`: a list of [angle in degrees (1-180), odd window]; none by default."""
+    if value is None:
+        return ()
+    ok = isinstance(value, (list, tuple)) and all(
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)
+        and 1 <= pair[0] <= 180
+        and pair[1] >= 1
+        and pair[1] % 2 == 1
+        for pair in value
+    )
+    if not ok:
+        raise InputError(
+            f"embedder '{name}': 'moments' must be a list of [angle in degrees 1-180, odd window], got {value!r}"
+        )
+    pairs = tuple((int(a), int(w)) for a, w in value)
+    if len(set(pairs)) != len(pairs):
+        raise InputError(f"embedder '{name}': 'moments' lists a pair twice: {[list(p) for p in pairs]}")
+    return pairs
+
+
 def _positive_list(name: str, key: str, value: Any, default: Sequence[int], odd: bool = False) -> tuple[int, ...]:
     """A spec entry that must be a list of positive integers (odd ones for centred windows)."""
     if value is None:
@@ -267,7 +313,13 @@ class ProfileEmbedder(Embedder):
       DEFAULT_PROFILE_WINDOWS), the scale's mean over the centred window;
     - for each decay length in `termini` (residues, default
       DEFAULT_PROFILE_TERMINI), exp(-distance / decay) to the N-terminus, then
-      the same to the C-terminus (`terminal_proximity`).
+      the same to the C-terminus (`terminal_proximity`);
+    - for each `[angle, window]` in `moments` (default none) and each scale, the
+      scale's moment over the centred window (`hydrophobic_moment`): Eisenberg's
+      hydrophobic moment when the scale is a hydropathy. At 100 degrees (3.6
+      residues per turn) it is high on an amphipathic helix, at 180 degrees on a
+      strand whose side chains alternate in and out, as in the membrane-spanning
+      strands of an outer-membrane beta-barrel; a window mean cannot see either.
 
     Invalid residues and rare codes are handled exactly as by `physchem`.
     """
@@ -278,13 +330,15 @@ class ProfileEmbedder(Embedder):
         super().__init__(name, spec, runtime)
         self.windows = _positive_list(name, "windows", spec.get("windows"), DEFAULT_PROFILE_WINDOWS, odd=True)
         self.termini = _positive_list(name, "termini", spec.get("termini"), DEFAULT_PROFILE_TERMINI)
-        if not self.windows and not self.termini:
-            raise InputError(f"embedder '{name}': 'windows' and 'termini' are both empty: no feature left")
+        self.moments = _moment_list(name, spec.get("moments"))
+        if not self.windows and not self.termini and not self.moments:
+            raise InputError(f"embedder '{name}': 'windows', 'termini' and 'moments' are all empty: no feature left")
         self.residues = PhyschemEmbedder(name, {"scales": spec.get("scales") or DEFAULT_PROFILE_SCALES}, runtime)
         self.columns: tuple[str, ...] = (
             *(f"{scale}_w{w}" for w in self.windows for scale in self.residues.columns),
             *(f"nterm_{d}" for d in self.termini),
             *(f"cterm_{d}" for d in self.termini),
+            *(f"{scale}_m{a}_w{w}" for a, w in self.moments for scale in self.residues.columns),
         )
         self.dim = len(self.columns)
 
@@ -299,4 +353,5 @@ class ProfileEmbedder(Embedder):
         parts = [window_means(values, w) for w in self.windows]
         if self.termini:
             parts.append(terminal_proximity(len(seq), self.termini))
+        parts += [hydrophobic_moment(values, angle, w) for angle, w in self.moments]
         return np.concatenate(parts, axis=1).astype(np.float32)
