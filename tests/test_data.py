@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from locfusion.classes import CLASSES, normalize_class, normalize_group
@@ -11,6 +12,7 @@ from locfusion.dataset import FilterSettings, filter_proteins, proteins_frame, r
 from locfusion.download import git_blob_sha1
 from locfusion.errors import InputError
 from locfusion.fasta import read_labelled_fasta, read_plain_fasta
+from locfusion.io import read_id_tsv
 from locfusion.pipeline import filter_dataset, normalize
 
 SEQ = "MKKLLPTAAAGLLLLAAQPAMAQVDEKLSRWGHNTEIYKDFPQ"  # 43 aa
@@ -147,3 +149,17 @@ def test_git_blob_id_matches_git(tmp_path: Path) -> None:
     path = write(tmp_path, ">A|Cytoplasmic|negative|0\nMKV\n")
     expected = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
     assert git_blob_sha1(path) == expected
+
+
+NA_LIKE_IDS = ["NA", "N/A", "null", "nan", "None", "", "#N/A", "NaN"]
+
+
+def test_ids_that_pandas_reads_as_missing_stay_names(tmp_path: Path) -> None:
+    """Tables of protein IDs keep `NA`, `null`, `nan`, `None` ... as the names they are."""
+    path = tmp_path / "plan.tsv"
+    path.write_text("id\tshard\tscore\n" + "".join(f"{pid}\t{i % 2}\t0.{i}\n" for i, pid in enumerate(NA_LIKE_IDS)))
+    table = read_id_tsv(path)
+    assert table["id"].tolist() == NA_LIKE_IDS and table["shard"].tolist() == [0, 1] * 4
+    assert table["score"].dtype.kind == "f"  # other columns still parse as numbers
+    # what the default reader does, and why it must not be used for IDs
+    assert pd.read_csv(path, sep="\t", dtype={"id": str})["id"].isna().sum() == len(NA_LIKE_IDS)

@@ -177,9 +177,9 @@ def export_bundle(
 
     import pandas as pd
 
-    from .io import atomic_path, write_json
+    from .io import atomic_path, read_id_tsv, write_json
 
-    table = pd.read_csv(dataset, sep="\t", usecols=["id", "fold"], dtype={"id": str})
+    table = read_id_tsv(dataset, usecols=["id", "fold"])
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_entries = []

@@ -46,6 +46,17 @@ def write_tsv(df: pd.DataFrame, path: str | os.PathLike[str], **kwargs: Any) -> 
         df.to_csv(tmp, sep="\t", index=False, **kwargs)
 
 
+def read_id_tsv(path: str | os.PathLike[str], text_columns: tuple[str, ...] = ("id",), **kwargs: Any) -> pd.DataFrame:
+    """Read a tab-separated table whose `text_columns` (protein IDs) stay text, exactly as written.
+
+    pandas reads `NA`, `N/A`, `null`, `nan`, `None` and friends as missing values by default;
+    as protein IDs they are ordinary names, and turning them into NaN loses proteins silently.
+    Other columns keep pandas' number parsing; an empty cell stays empty text, not NaN.
+    """
+    dtype = {column: str for column in text_columns} | dict(kwargs.pop("dtype", {}))
+    return pd.read_csv(path, sep="\t", dtype=dtype, keep_default_na=False, **kwargs)
+
+
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write JSON atomically, indented and with sorted keys for stable diffs."""
     with atomic_path(path) as tmp:

@@ -18,7 +18,7 @@ from .dataset import FilterSettings, assign_folds, filter_proteins, proteins_fra
 from .device import resolve_device, resolve_precision
 from .errors import InputError
 from .fasta import read_labelled_fasta
-from .io import write_json, write_tsv
+from .io import read_id_tsv, write_json, write_tsv
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def embed_shard(dataset: str, shards: str, shard: int, embedder_name: str, spec:
     device = resolve_device(embed_settings["device"])
     runtime = RuntimeOptions(device=device, precision=resolve_precision(embed_settings["precision"], device), threads=threads)
     data = read_dataset(dataset)
-    plan = pd.read_csv(shards, sep="\t", dtype={"id": str})
+    plan = read_id_tsv(shards)
     ids = set(plan.loc[plan["shard"] == shard, "id"])
     records = [(pid, seq) for pid, seq in zip(data["id"], data["sequence"]) if pid in ids]
     embedder = build_embedder(embedder_name, dict(spec), runtime)
@@ -175,7 +175,7 @@ def seed_of(path: str | Path) -> int:
 def _predictions(path: str, group_remap: bool) -> pd.DataFrame:
     from .metrics import apply_group_remap
 
-    frame = pd.read_csv(path, sep="\t", dtype={"id": str})
+    frame = read_id_tsv(path)
     return apply_group_remap(frame, frame["group"]) if group_remap else frame
 
 

@@ -387,10 +387,10 @@ def merge_shards(shards: Mapping[int, pd.DataFrame] | Sequence[pd.DataFrame]) ->
 def predict_shard(dataset: str, shards: str, shard: int, root: str, out: str, processes: int = 1) -> pd.DataFrame:
     """Rule psortb: PSORTb's calls for the proteins of one shard (id, group, final, raw scores)."""
     from .dataset import read_dataset
-    from .io import write_tsv
+    from .io import read_id_tsv, write_tsv
 
     data = read_dataset(dataset)
-    plan = pd.read_csv(shards, sep="\t", dtype={"id": str})
+    plan = read_id_tsv(shards)
     ids = set(plan.loc[plan["shard"] == shard, "id"])
     proteins = data[data["id"].isin(ids)]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
