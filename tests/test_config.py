@@ -10,6 +10,7 @@ import yaml
 
 from locfusion.config import validate_config
 from locfusion.cv import run_experiment, run_training
+from locfusion.embedders import available_kinds, build_embedder
 from locfusion.errors import InputError
 from workflow_utils import merge_configs as merged
 
@@ -166,3 +167,26 @@ def test_demo_config_and_its_profile_embedder_validate() -> None:
     bad["embedders"][name]["windows"] = [0]
     with pytest.raises(InputError, match=rf"'embedders\.{name}\.windows\.0': 0 is less than the minimum of 1"):
         validate_config(bad)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"kind": "physchem", "scals": ["kd"]},
+     r"embedder 'typo': unknown key 'scals' for kind 'physchem' \(valid: kind, scales, tokens_per_batch\)"),
+    ({"kind": "profile", "window": [9], "termin": [10]},
+     r"unknown keys 'termin', 'window' for kind 'profile' \(valid: kind, moments, scales, termini, tokens_per_batch, windows\)"),
+    ({"kind": "unirep", "model": "unirep1900"}, r"unknown key 'model' for kind 'unirep' \(valid: .*size.*weights\)"),
+])
+def test_a_misspelled_embedder_key_is_an_error_naming_the_valid_ones(spec: dict, message: str) -> None:
+    """A typo in an embedder spec must not run the embedder with its defaults."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["embedders"]["typo"] = spec
+    with pytest.raises(InputError, match=message):
+        validate_config(config)
+    with pytest.raises(InputError, match=message):  # and so does building it outside the workflow
+        build_embedder("typo", spec)
+
+
+def test_the_schema_lists_every_registered_embedder_kind() -> None:
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    kinds = schema["properties"]["embedders"]["additionalProperties"]["properties"]["kind"]["enum"]
+    assert sorted(kinds) == available_kinds()

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .embedders import check_spec_keys
 from .errors import InputError, number_as_text_hint
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -105,6 +106,8 @@ def _check_training_overrides(config: dict[str, Any], schema: Mapping[str, Any])
 def _check_cross_references(config: dict[str, Any]) -> None:
     """Checks a JSON schema cannot express: names that must refer to each other."""
     embedders = config["embedders"]
+    for name, spec in embedders.items():
+        check_spec_keys(name, spec)
     for name, experiment in config["experiments"].items():
         for embedder in experiment["embedders"]:
             if embedder not in embedders:

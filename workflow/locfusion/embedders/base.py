@@ -64,42 +64,74 @@ def _flat_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 EmbedderFactory = Callable[[str, dict[str, Any], RuntimeOptions], Embedder]
 _REGISTRY: dict[str, EmbedderFactory] = {}
+_SPEC_KEYS: dict[str, frozenset[str]] = {}
+
+# Keys every spec may hold, whatever its kind: the kind itself and the batch size of its embed jobs.
+COMMON_SPEC_KEYS = frozenset({"kind", "tokens_per_batch"})
+
+# Built-in kinds: the module that registers each, imported on first use so that the heavy
+# optional dependencies (fair-esm, transformers) load only when needed, and the spec keys each
+# reads beside COMMON_SPEC_KEYS. Declared here rather than on the classes so that a config can be
+# checked (a misspelled `scales` is an error, not a silent default) without importing torch.
+_BUILTINS: dict[str, tuple[str, frozenset[str]]] = {
+    "onehot": ("features", frozenset()),
+    "blosum62": ("features", frozenset()),
+    "physchem": ("features", frozenset({"scales"})),
+    "profile": ("features", frozenset({"scales", "windows", "termini", "moments"})),
+    "esm2": ("esm2", frozenset({"model", "layer"})),
+    "prostt5": ("prostt5", frozenset({"model"})),
+    "unirep": ("unirep", frozenset({"size", "weights"})),
+}
 
 
-def register(kind: str) -> Callable[[type[Embedder]], type[Embedder]]:
-    """Class decorator: make an `Embedder` subclass buildable by its kind name."""
+def register(kind: str, spec_keys: Sequence[str] | None = None) -> Callable[[type[Embedder]], type[Embedder]]:
+    """Class decorator: make an `Embedder` subclass buildable by its kind name.
+
+    `spec_keys`: the spec keys the kind reads beside COMMON_SPEC_KEYS; a built-in kind's
+    come from `_BUILTINS`, a new kind must name its own (none if it reads none).
+    """
+    if kind in _BUILTINS:
+        keys = _BUILTINS[kind][1]
+        if spec_keys is not None and frozenset(spec_keys) != keys:
+            raise AssertionError(f"built-in embedder kind '{kind}' declares its spec keys in _BUILTINS")
+    else:
+        keys = frozenset(spec_keys or ())
 
     def decorate(cls: type[Embedder]) -> type[Embedder]:
         cls.kind = kind
         _REGISTRY[kind] = cls
+        _SPEC_KEYS[kind] = keys
         return cls
 
     return decorate
 
 
-# Built-in kinds and the module that registers each; imported on first use so
-# that the heavy optional dependencies (fair-esm, transformers) load only when needed.
-_BUILTIN_MODULES: dict[str, str] = {
-    "onehot": "features",
-    "blosum62": "features",
-    "physchem": "features",
-    "profile": "features",
-    "esm2": "esm2",
-    "prostt5": "prostt5",
-    "unirep": "unirep",
-}
-
-
 def available_kinds() -> list[str]:
-    return sorted(set(_BUILTIN_MODULES) | set(_REGISTRY))
+    return sorted(set(_BUILTINS) | set(_REGISTRY))
+
+
+def check_spec_keys(name: str, spec: dict[str, Any]) -> None:
+    """Refuse a spec key its kind does not read (a typo would otherwise run with the default)."""
+    kind = spec.get("kind")
+    keys = _BUILTINS[kind][1] if kind in _BUILTINS else _SPEC_KEYS.get(kind)
+    if keys is None:
+        raise InputError(f"embedder '{name}': unknown kind '{kind}' (known: {', '.join(available_kinds())})")
+    valid = COMMON_SPEC_KEYS | keys
+    unknown = sorted(set(spec) - valid)
+    if unknown:
+        raise InputError(
+            f"embedder '{name}': unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for kind '{kind}' (valid: {', '.join(sorted(valid))})"
+        )
 
 
 def build_embedder(name: str, spec: dict[str, Any], runtime: RuntimeOptions | None = None) -> Embedder:
     """Build the embedder named `name` from its config `spec` (which holds `kind`)."""
     kind = spec.get("kind")
-    if kind not in _REGISTRY and kind in _BUILTIN_MODULES:
+    check_spec_keys(name, spec)
+    if kind not in _REGISTRY and kind in _BUILTINS:
         try:
-            importlib.import_module(f"{__package__}.{_BUILTIN_MODULES[kind]}")
+            importlib.import_module(f"{__package__}.{_BUILTINS[kind][0]}")
         except ModuleNotFoundError as exc:
             raise InputError(
                 f"embedder '{name}': kind '{kind}' needs the Python package '{exc.name}' "
