@@ -190,3 +190,13 @@ def test_the_schema_lists_every_registered_embedder_kind() -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     kinds = schema["properties"]["embedders"]["additionalProperties"]["properties"]["kind"]["enum"]
     assert sorted(kinds) == available_kinds()
+
+
+@pytest.mark.parametrize("moments", [[[270, 9]], [[100, 10]], [[100]]])
+def test_bad_profile_moments_fail_config_validation(moments: list) -> None:
+    """Caught before any job runs, not inside each embed job."""
+    config = yaml.safe_load((REPO / "resources/demo/config.yaml").read_text())
+    name = next(n for n, spec in config["embedders"].items() if spec["kind"] == "profile")
+    config["embedders"][name]["moments"] = moments
+    with pytest.raises(InputError, match=rf"config key 'embedders\.{name}\.moments"):
+        validate_config(config)

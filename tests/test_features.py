@@ -199,9 +199,9 @@ def test_hydrophobic_moment_is_eisenbergs_sum_within_the_window() -> None:
     rng = np.random.default_rng(3)
     values = rng.normal(size=(41, 2))
     out = hydrophobic_moment(values, 100, 11)
-    for i in (0, 3, 20, 40):  # the window shrinks to the protein's own residues at the ends
+    for i in (0, 3, 20, 40):  # at the ends: the protein's own residues, still divided by the window
         js = np.arange(max(0, i - 5), min(41, i + 6))
-        expected = np.abs((values[js] * np.exp(1j * np.deg2rad(100) * js)[:, None]).sum(axis=0)) / len(js)
+        expected = np.abs((values[js] * np.exp(1j * np.deg2rad(100) * js)[:, None]).sum(axis=0)) / 11
         np.testing.assert_allclose(out[i], expected, atol=1e-12)
 
 

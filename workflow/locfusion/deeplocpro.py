@@ -32,7 +32,8 @@ def _read_model_csv(path: Path) -> pd.DataFrame:
     """One model's probabilities, indexed by UniProt id, columns renamed to canonical classes."""
     if not path.is_file():
         raise InputError(f"DeepLocPro held-out prediction file {path} is missing")
-    df = pd.read_csv(path, index_col=0)
+    # IDs stay text (an ID such as NA is a name); an empty probability then fails astype(float) loudly.
+    df = pd.read_csv(path, index_col=0, dtype={0: str}, keep_default_na=False)
     missing = [c for c in DEEPLOCPRO_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"{path}: lacks DeepLocPro column(s) {', '.join(missing)}")

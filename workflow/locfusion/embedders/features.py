@@ -244,11 +244,14 @@ def terminal_proximity(length: int, decays: Sequence[float]) -> np.ndarray:
 
 
 def hydrophobic_moment(values: np.ndarray, angle: float, window: int) -> np.ndarray:
-    """Per-column moment |sum_j v_j exp(i * angle * j)| / n over the centred window (odd).
+    """Per-column moment |sum_j v_j exp(i * angle * j)| / window over the centred window (odd).
 
     Eisenberg's hydrophobic moment per residue: a scale that alternates with the
-    period `360 / angle` residues adds up, a uniform or random one cancels. As in
-    `window_means`, the window shrinks at the termini to the protein's own residues.
+    period `360 / angle` residues adds up, a uniform or random one (nearly) cancels.
+    At the termini the sum runs over the protein's own residues only but is still
+    divided by the full `window`: dividing by the shorter count would inflate the
+    moment of any sequence there (a sum of n random terms grows like sqrt(n)), a
+    position signal that `termini` already gives explicitly.
     """
     length = values.shape[0]
     phase = np.exp(1j * np.deg2rad(angle) * np.arange(length))[:, None]
@@ -256,7 +259,7 @@ def hydrophobic_moment(values: np.ndarray, angle: float, window: int) -> np.ndar
     positions = np.arange(length)
     lo = np.clip(positions - window // 2, 0, length)
     hi = np.clip(positions + window // 2 + 1, 0, length)
-    return np.abs(cumulative[hi] - cumulative[lo]) / (hi - lo)[:, None]
+    return np.abs(cumulative[hi] - cumulative[lo]) / window
 
 
 def _moment_list(name: str, value: Any) -> tuple[tuple[int, int], ...]:
