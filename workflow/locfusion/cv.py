@@ -27,6 +27,7 @@ import pandas as pd
 
 from .classes import CLASSES
 from .errors import InputError
+from .io import read_id_tsv
 
 CV_SCHEMES = ("single", "nested")
 GRID_SECTIONS = ("training", "params")
@@ -153,7 +154,7 @@ def select_and_ensemble(
         raise InputError(f"models of several test folds {sorted(test_folds)} or seeds {sorted(seeds)} given together")
     chosen, table = select_grid_point(candidates)
     kept = sorted((c for c in candidates if c["grid"] == chosen), key=lambda c: c["val_fold"])
-    frames = [pd.read_csv(c["predictions"], sep="\t", dtype={"id": str}, keep_default_na=False) for c in kept]
+    frames = [read_id_tsv(c["predictions"]) for c in kept]
     points = grid_points(grid)
     selection = {
         "test_fold": next(iter(test_folds)),

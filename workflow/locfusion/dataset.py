@@ -15,6 +15,7 @@ import pandas as pd
 
 from .errors import InputError
 from .fasta import LabelledProtein
+from .io import read_id_tsv
 
 PROTEIN_COLUMNS = ["id", "label", "group", "fold", "length", "sequence", "raw_label", "raw_group"]
 EXCLUDED_COLUMNS = ["id", "label", "group", "fold", "length", "reason"]
@@ -78,7 +79,7 @@ def reason_counts(excluded: pd.DataFrame) -> dict[str, int]:
 
 def read_dataset(path: str) -> pd.DataFrame:
     """Read `dataset.tsv` with stable dtypes (IDs stay strings)."""
-    return pd.read_csv(path, sep="\t", dtype={"id": str, "label": str, "group": str, "sequence": str}, keep_default_na=False)
+    return read_id_tsv(path, text_columns=("id", "label", "group", "sequence"))
 
 
 FOLD_SCHEMES = ("header", "stratified")

@@ -225,8 +225,7 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
     for name, paths in predictions.items():
         by_seed: dict[int, list[pd.DataFrame]] = {}
         for path in paths:
-            by_seed.setdefault(seed_of(path), []).append(
-                pd.read_csv(path, sep="\t", dtype={"id": str}, keep_default_na=False))
+            by_seed.setdefault(seed_of(path), []).append(read_id_tsv(path))
         pooled[name] = {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(by_seed.items())}
     tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()  # peers are scored on these only
     if deeplocpro_dir:

@@ -37,6 +37,7 @@ from sklearn.metrics import f1_score
 
 from .classes import CLASSES, GROUPS, normalize_class
 from .errors import InputError
+from .io import read_id_tsv
 from .metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -354,7 +355,7 @@ def unknown_outcome_table(predictions: pd.DataFrame) -> pd.DataFrame:
 
 def read_predictions(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read results/psortb/predictions.tsv (ids stay strings)."""
-    frame = pd.read_csv(path, sep="\t", dtype={"id": str, FINAL_COLUMN: str}, keep_default_na=False)
+    frame = read_id_tsv(path, text_columns=("id", FINAL_COLUMN))
     missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(f"{path}: not a PSORTb prediction table (lacks {', '.join(missing)})")
@@ -387,7 +388,7 @@ def merge_shards(shards: Mapping[int, pd.DataFrame] | Sequence[pd.DataFrame]) ->
 def predict_shard(dataset: str, shards: str, shard: int, root: str, out: str, processes: int = 1) -> pd.DataFrame:
     """Rule psortb: PSORTb's calls for the proteins of one shard (id, group, final, raw scores)."""
     from .dataset import read_dataset
-    from .io import read_id_tsv, write_tsv
+    from .io import write_tsv
 
     data = read_dataset(dataset)
     plan = read_id_tsv(shards)
@@ -405,7 +406,7 @@ def merge_predictions(dataset: str, shard_paths: Sequence[str], out: str) -> pd.
     from .dataset import read_dataset
     from .io import write_tsv
 
-    calls = merge_shards([pd.read_csv(p, sep="\t", dtype={"id": str, "final": str}, keep_default_na=False) for p in shard_paths])
+    calls = merge_shards([read_id_tsv(p, text_columns=("id", "final")) for p in shard_paths])
     table = predictions_table(calls, read_dataset(dataset))
     write_tsv(table, out)
     log.info("%d proteins, %d Unknown", len(table), int((table[FINAL_COLUMN] == UNKNOWN).sum()))
