@@ -72,3 +72,10 @@ def normalize_class(raw: str) -> str | None:
 def normalize_group(raw: str) -> str | None:
     """Canonical organism group for a raw spelling, or None when it is unknown."""
     return _GROUP_LOOKUP.get(_key(raw))
+
+
+# Published predictors scored beside the experiments, by the names the comparison tables use.
+# Here, not in comparison.py, so that config validation (every snakemake start) can name them
+# without importing pandas and scikit-learn.
+DEEPLOCPRO = "DeepLocPro"
+PSORTB = "PSORTb"  # PSORTb 3.0 forced to its top-scoring class (locfusion.psortb)

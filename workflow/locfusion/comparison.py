@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from .classes import CLASSES
+from .classes import CLASSES, DEEPLOCPRO, PSORTB
 from .metrics import (
     GLOBAL_METRICS,
     apply_group_remap,
@@ -32,8 +32,6 @@ from .metrics import (
 )
 
 REMAP_VARIANTS = {"none": False, "deeplocpro": True}
-DEEPLOCPRO = "DeepLocPro"
-PSORTB = "PSORTb"  # PSORTb 3.0 forced to its top-scoring class (locfusion.psortb)
 BOOTSTRAP_COLUMNS = ["comparison", "a", "b", "group_remap", "mcc_a", "mcc_b", "diff", "ci_low", "ci_high",
                      "p_two_sided", "frac_a_better", "n", "n_seeds_a", "n_seeds_b", "n_boot", "seed"]
 

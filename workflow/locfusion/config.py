@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .classes import DEEPLOCPRO, PSORTB
 from .embedders import check_spec_keys
 from .errors import InputError, number_as_text_hint
 
@@ -144,8 +145,6 @@ def _check_cross_references(config: dict[str, Any]) -> None:
 
 def configured_peers(config: Mapping[str, Any]) -> list[str]:
     """Published predictors this config scores beside its experiments (names as in the comparison tables)."""
-    from .comparison import DEEPLOCPRO, PSORTB
-
     peers = []
     if config.get("evaluation", {}).get("deeplocpro_predictions"):
         peers.append(DEEPLOCPRO)

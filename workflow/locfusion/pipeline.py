@@ -227,7 +227,9 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
         for path in paths:
             by_seed.setdefault(seed_of(path), []).append(read_id_tsv(path))
         pooled[name] = {seed: pd.concat(frames, ignore_index=True) for seed, frames in sorted(by_seed.items())}
-    tested = pd.concat(next(iter(pooled.values())).values())["id"].unique()  # peers are scored on these only
+    # Every seed of every experiment is tested on the same folds, hence proteins: peers are scored on these.
+    reference = next(iter(next(iter(pooled.values())).values()))
+    tested = reference["id"].to_numpy()
     if deeplocpro_dir:
         data = read_dataset(dataset)
         pooled[DEEPLOCPRO] = {0: deeplocpro_test_predictions(deeplocpro_dir, data[data["id"].isin(tested)],
@@ -244,8 +246,7 @@ def compare_experiments(predictions: Mapping[str, Sequence[str]], comparisons: S
     write_tsv(bootstrap, out["bootstrap"])
     write_tsv(per_group_table(summaries), out["per_group"])
     write_tsv(per_class_table(summaries), out["per_class"])
-    n_proteins = len(next(iter(next(iter(pooled.values())).values())))
     with atomic_path(out["claim"]) as tmp:
-        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=n_proteins, psortb_unknown=unknown))
+        tmp.write_text(claim_html(metrics, bootstrap, n_proteins=len(reference), psortb_unknown=unknown))
     log.info("compared %s", ", ".join(pooled))
     return metrics
