@@ -132,6 +132,23 @@ def test_mixed_folds_rejected():
         evaluate_fold(df)
 
 
+def test_nan_probabilities_are_refused_naming_the_proteins():
+    """A model with NaN weights still has an argmax; its labels must not be scored."""
+    df = pd.DataFrame({"id": ["a", "NA", "c"], "fold": 0, "true": ["Cytoplasmic"] * 3,
+                       "predicted": ["Cytoplasmic"] * 3})
+    for name in CLASSES:
+        df[name] = 1.0 / len(CLASSES)
+    assert evaluate_fold(df)["accuracy"] == 1.0  # finite: scored
+    df["group"] = "positive"
+    df.loc[1, CLASSES[2]] = np.nan  # an empty cell in test_predictions.tsv reads as NaN
+    df.loc[2, CLASSES[0]] = np.inf
+    refused = r"^prediction table: 2 protein\(s\) without finite class probabilities: NA, c$"
+    with pytest.raises(InputError, match=refused):
+        evaluate_fold(df)
+    with pytest.raises(InputError, match=refused):  # DeepLocPro's remap adds probabilities: refused first
+        apply_group_remap(df, df["group"])
+
+
 # ----------------------------------------------------------------------------- bootstrap
 
 

@@ -330,6 +330,43 @@ def test_shards_and_check_complete(tmp_path: Path, blosum: Embedder) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_damaged_bytes_are_caught_by_the_checksum(tmp_path: Path, blosum: Embedder) -> None:
+    """4 KiB of garbage inside one protein's array (size unchanged): every read names protein and shard."""
+    rng = np.random.default_rng(3)
+    recs = records(rng, [3000, 200, 150])  # P0's chunk (3000 x 20 float16 = 120 kB) spans the damage
+    path = tmp_path / "shard_0.h5"
+    embed_to_shard(blosum, recs, path, 4000, None, "crop", progress=False)
+    expected = {pid: len(seq) for pid, seq in recs}
+    assert check_complete([path], expected)["n_without_checksum"] == 0
+    with h5py.File(path, "r") as h5:
+        offset = h5["embeddings"]["P0"].id.get_chunk_info(0).byte_offset
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(offset + 40_000)
+        fh.write(rng.integers(0, 256, size=4096, dtype=np.uint8).tobytes())
+    assert path.stat().st_size == size
+    damaged = rf"embedding of 'P0' in shard {path} is damaged"
+    with pytest.raises(InputError, match=damaged):
+        check_complete([path], expected)
+    with pytest.raises(InputError, match=damaged):
+        load_embeddings([path])
+    assert load_embeddings([path], ["P1", "P2"]).keys() == {"P1", "P2"}  # the others are intact
+
+
+def test_non_finite_values_are_refused_on_read(tmp_path: Path, blosum: Embedder) -> None:
+    rng = np.random.default_rng(4)
+    path = tmp_path / "shard_0.h5"
+    recs = records(rng, [30, 20])
+    embed_to_shard(blosum, recs, path, 1000, None, "crop", progress=False)
+    with h5py.File(path, "r+") as h5:  # written through HDF5, so the checksum matches: only the values are bad
+        h5["embeddings"]["P1"][3, 2] = np.nan
+    message = rf"embedding of 'P1' in shard {path} holds non-finite values"
+    with pytest.raises(InputError, match=message):
+        check_complete([path], {pid: len(seq) for pid, seq in recs})
+    with pytest.raises(InputError, match=message):
+        load_embeddings([path])
+
+
 def test_unusable_shards_refused(tmp_path: Path, blosum: Embedder) -> None:
     good = tmp_path / "good.h5"
     embed_to_shard(blosum, [("P1", "MKV")], good, 100, None, "crop", progress=False)

@@ -12,6 +12,7 @@ import torch
 from locfusion import training
 from locfusion.batching import make_batches, padding_fraction
 from locfusion.classes import CLASSES
+from locfusion.errors import InputError
 from locfusion.training import (
     ExperimentSpec,
     ProteinSet,
@@ -131,3 +132,20 @@ def test_mismatched_embedding_lengths_are_refused() -> None:
     stores = [{"A": np.zeros((5, 2), np.float16)}, {"A": np.zeros((4, 2), np.float16)}]
     with pytest.raises(ValueError, match="'A'.*4 residues"):
         ProteinSet(table, stores, ["x", "y"])
+
+
+def test_a_non_finite_loss_stops_training_naming_the_batch(tmp_path: Path) -> None:
+    """One NaN embedding would otherwise make every weight NaN and keep epoch 1 as "best" silently."""
+    train, val = toy_sets()
+    train.features[0][train.ids.index("T7")][2, 1] = float("nan")
+    settings = TrainingSettings(epochs=3, patience=3, batch_size=16, seed=1)
+    with pytest.raises(InputError, match=r"^epoch 1: training loss is nan: non-finite input embeddings for T7$"):
+        train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
+    assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_a_diverging_learning_rate_is_named_as_the_cause(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=3, patience=3, batch_size=16, lr=1e30, seed=1)  # Adam steps ~lr: overflow
+    with pytest.raises(InputError, match=r"^epoch 1: training loss is (nan|inf) on a batch .* lower training.lr$"):
+        train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")

@@ -111,9 +111,28 @@ def _require_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> Non
         raise InputError(f"{what} lacks column(s) {', '.join(missing)}")
 
 
+def require_finite_probabilities(pred_df: pd.DataFrame, classes: Sequence[str] = CLASSES) -> None:
+    """Refuse a prediction table whose class probabilities are missing or non-finite, naming proteins.
+
+    A model with NaN weights still "predicts" (argmax of NaN is the first class):
+    scoring its labels would report a plausible-looking MCC for a broken model.
+    """
+    present = [c for c in classes if c in pred_df.columns]
+    if not present:
+        return
+    values = pred_df[present].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        ids = pred_df["id"].astype(str).tolist() if "id" in pred_df.columns else [str(i) for i in pred_df.index]
+        named = [pid for pid, b in zip(ids, bad) if b]
+        shown = ", ".join(named[:5]) + (f", ... (+{len(named) - 5})" if len(named) > 5 else "")
+        raise InputError(f"prediction table: {len(named)} protein(s) without finite class probabilities: {shown}")
+
+
 def evaluate_fold(pred_df: pd.DataFrame, classes: Sequence[str] = CLASSES) -> dict[str, Any]:
     """Metrics of one test fold's `test_predictions.tsv` table (columns `true`, `predicted`)."""
     _require_columns(pred_df, ("true", "predicted"), "prediction table")
+    require_finite_probabilities(pred_df, classes)
     out = classification_metrics(pred_df["true"], pred_df["predicted"], classes)
     if "fold" in pred_df.columns:
         folds = sorted(set(int(f) for f in pred_df["fold"]))
@@ -498,6 +517,7 @@ def apply_group_remap(
     """
     classes = list(classes)
     _require_columns(prob_df, classes, "probability table")
+    require_finite_probabilities(prob_df, classes)
     if len(groups) != len(prob_df):
         raise InputError(f"{len(groups)} groups for {len(prob_df)} probability rows")
     raw = np.asarray(groups, dtype=object)

@@ -11,7 +11,12 @@ Why this layout:
   cropped or not, length policy) and the embedder's provenance on the file, so
   a shard says what it holds without the config that made it;
 - written atomically with `complete=True` set last: a killed job leaves no
-  shard, never a shard that looks finished but is not.
+  shard, never a shard that looks finished but is not;
+- each protein's array is one chunk with HDF5's Fletcher-32 checksum: bytes
+  damaged on disk after writing (size and mtime unchanged) fail on read with
+  the protein and shard named, instead of training on garbage. Every read also
+  refuses non-finite values. Shards written before the checksum still read
+  (`check_complete` counts them).
 
 Layout of a shard:
 
@@ -20,8 +25,8 @@ Layout of a shard:
                       max_length, length_limit, tokens_per_batch, n_proteins,
                       n_residues, n_cropped, extra attributes of the caller,
                       complete (last)
-    /embeddings/NAME  float16 (embedded_length, dim); attrs: id, original_length,
-                      embedded_length, cropped, policy
+    /embeddings/NAME  float16 (embedded_length, dim), one chunk, Fletcher-32;
+                      attrs: id, original_length, embedded_length, cropped, policy
 
 NAME is the protein id percent-encoded (`dataset_name`), so any UniProt or NCBI
 id works, including '|', '/', '%', spaces, non-ASCII and a leading '.'; the exact
@@ -236,7 +241,7 @@ def embed_to_shard(
                         )
                     for i, out in zip(batch, outputs, strict=True):
                         data = _to_float16(embedder, ids[i], out, lengths[i])
-                        dset = group.create_dataset(names[i], data=data)
+                        dset = group.create_dataset(names[i], data=data, chunks=data.shape, fletcher32=True)
                         _set_attrs(
                             dset.attrs,
                             {
@@ -360,7 +365,21 @@ class EmbeddingReader:
         return self._files[k][_GROUP][name]
 
     def __getitem__(self, protein_id: str) -> np.ndarray:
-        return self._dataset(protein_id)[()]
+        """The stored float16 array; `InputError` naming protein and shard if damaged or non-finite."""
+        dset = self._dataset(protein_id)
+        where = f"embedding of '{protein_id}' in shard {self.paths[self._where[protein_id][0]]}"
+        try:
+            data = dset[()]
+        except OSError as exc:  # Fletcher-32 mismatch, or unreadable bytes
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{where} is damaged ({reason}); delete the shard and re-run its embed job") from None
+        if not np.isfinite(data).all():
+            raise InputError(f"{where} holds non-finite values (NaN or inf); delete the shard and re-run its embed job")
+        return data
+
+    def checksummed(self, protein_id: str) -> bool:
+        """Whether this protein's array carries a Fletcher-32 checksum (shards before it do not)."""
+        return bool(self._dataset(protein_id).fletcher32)
 
     def attrs(self, protein_id: str) -> dict[str, Any]:
         """Per-protein provenance: id, original_length, embedded_length, cropped, policy."""
@@ -473,7 +492,10 @@ def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[st
     `expected` maps id -> embedded length (the original length, or the length
     limit under cropping). Raises one `InputError` that counts and lists (first
     few) missing ids, wrong lengths and unexpected ids; unreadable or incomplete
-    shards also raise. Returns a JSON-ready summary for the embedding report.
+    shards also raise. Every array is then read once, so a damaged chunk
+    (checksum mismatch) or a non-finite value stops here, naming the protein and
+    shard, before any training job starts. Returns a JSON-ready summary for the
+    embedding report.
     """
     with EmbeddingReader(paths) as reader:
         stored = reader.lengths()
@@ -493,6 +515,9 @@ def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[st
             problems.append(f"{len(extra)} unexpected: {_some(extra)}")
         if problems:
             raise InputError(f"embeddings {reader.describe()} do not match the dataset: " + "; ".join(problems))
+        for pid in stored:
+            reader[pid]  # reads and verifies: checksum and finite values
+        unchecked = sum(not reader.checksummed(pid) for pid in stored)
         n_cropped = sum(int(attrs["n_cropped"]) for attrs in reader.shard_attrs)
         return {
             "n_shards": len(reader.paths),
@@ -500,6 +525,7 @@ def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[st
             "n_residues": int(sum(stored.values())),
             "n_cropped": int(n_cropped),
             "dim": reader.dim,
+            "n_without_checksum": int(unchecked),
             "provenance": reader.provenance,
         }
 

@@ -253,6 +253,8 @@ def train_fold(
             with _autocast(precision):
                 logits = model(inputs, lengths, groups if experiment.use_group else None)
             loss = loss_fn(logits.float(), labels)
+            if not torch.isfinite(loss):
+                raise InputError(_non_finite_loss_message(epoch, float(loss), train, indices))
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
             optimizer.step()
@@ -280,6 +282,25 @@ def train_fold(
     model.load_state_dict(best["state"])
     result = FoldResult(best_epoch=best["epoch"], best_val_mcc=float(best["mcc"]), epochs_run=len(history), resumed_from=resumed_from)
     return model, history, result
+
+
+def _non_finite_loss_message(epoch: int, value: float, data: ProteinSet, indices: Sequence[int]) -> str:
+    """One line for a NaN/inf training loss, naming the proteins whose inputs are non-finite if any.
+
+    Stopping here, not at the end, matters: a NaN loss makes every later weight
+    NaN, validation MCC stays 0, and epoch 1 would be kept as "best" silently.
+    """
+    bad = [data.ids[i] for i in indices if not all(bool(torch.isfinite(f[i]).all()) for f in data.features)]
+    if bad:
+        return f"epoch {epoch}: training loss is {value}: non-finite input embeddings for {_listed(bad)}"
+    return (
+        f"epoch {epoch}: training loss is {value} on a batch of {len(indices)} protein(s) with finite inputs "
+        f"({_listed([data.ids[i] for i in indices])}): the learning rate diverges; lower training.lr"
+    )
+
+
+def _listed(ids: Sequence[str], show: int = 5) -> str:
+    return ", ".join(ids[:show]) + (f", ... (+{len(ids) - show})" if len(ids) > show else "")
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
