@@ -21,7 +21,7 @@ import pytest
 
 from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
 
-from locfusion.bundle import MANIFEST, embedder_identity, load_bundle, sha256_file
+from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle, sha256_file
 from locfusion.classes import CLASSES
 from locfusion.errors import InputError
 from locfusion.predict import DEEPLOCPRO_OUTPUT_NAMES, OUTPUT_COLUMNS, PROBABILITY_COLUMNS, PredictOptions, predict_proteome
@@ -194,7 +194,9 @@ def subset(partial_ids: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_workflow_exports_a_self_describing_bundle(workflow_run: Path, bundle: Path) -> None:
     files = sorted(p.name for p in bundle.iterdir())
     files_expected = [MANIFEST] + [f"seed_42_fold_{k}_val_{(k + 1) % 5}.safetensors" for k in range(5)]
-    assert files == sorted(files_expected)  # JSON and safetensors only
+    assert files == sorted(files_expected + [CHECKSUMS])  # JSON, safetensors and their checksums only
+    listed = (bundle / CHECKSUMS).read_text().splitlines()
+    assert listed == [f"{sha256_file(bundle / name)}  {name}" for name in files_expected]  # sha256sum -c reads it
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["format"] == "locfusion-bundle" and manifest["model"] == "attention_pooling"
     assert manifest["classes"] == list(CLASSES) and manifest["use_group"] is False
@@ -395,6 +397,76 @@ def test_tampered_fold_file_is_refused(group_bundle: Path, tmp_path: Path) -> No
         load_bundle(bundle)
     proc = cli("inspect", str(bundle))
     assert proc.returncode == 0 and "attention_pooling" in proc.stdout and "seed_7_fold_4_val_0.safetensors" in proc.stdout
+
+
+def _edit_bundle(bundle: Path, manifest: dict | None = None, fold_file: str | None = None,
+                 tensors: dict | None = None) -> None:
+    """Rewrite a bundle file and, like a careful forger, every checksum that covers it."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    if manifest is not None:
+        (bundle / MANIFEST).write_text(json.dumps(manifest))
+    if fold_file is not None:
+        with safe_open(str(bundle / fold_file), framework="pt") as handle:
+            metadata = handle.metadata()
+        save_file(tensors, str(bundle / fold_file), metadata=metadata)
+        manifest = json.loads((bundle / MANIFEST).read_text())
+        for entry in manifest["folds"]:
+            entry["sha256"] = sha256_file(bundle / entry["file"])
+        (bundle / MANIFEST).write_text(json.dumps(manifest))
+    names = [MANIFEST] + [e["file"] for e in json.loads((bundle / MANIFEST).read_text())["folds"]]
+    (bundle / CHECKSUMS).write_text("".join(f"{sha256_file(bundle / n)}  {n}\n" for n in names))
+
+
+def test_an_edited_manifest_is_refused_before_any_prediction(group_bundle: Path, tmp_path: Path) -> None:
+    """A hyperparameter edited with tensor shapes unchanged (for fusion, e.g. more attention heads) would
+    load and predict other numbers without these checks."""
+    bundle = Path(shutil.copytree(group_bundle, tmp_path / "bundle"))
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    for entry in manifest["folds"]:
+        entry["params"]["dropout"] = 0.375
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=rf"^{bundle / MANIFEST}: checksum differs from checksums.sha256"):
+        load_bundle(bundle)
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(">P1\nMKVLAAGLLLLLSAAQA\n")
+    assert_one_line_error(cli("predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-b", str(bundle), "-g", "negative"),
+                          "manifest.json: checksum differs")
+    assert not (tmp_path / "out").exists()
+    _edit_bundle(bundle, manifest=manifest)  # checksums forged too: the weights' own manifest still disagrees
+    with pytest.raises(InputError, match=r"seed_7_fold_\d_val_\d.safetensors: the bundle's manifest differs from the one "
+                                         r"the weights were trained with in params"):
+        load_bundle(bundle)
+    (bundle / CHECKSUMS).unlink()
+    with pytest.raises(InputError, match=r"no checksums.sha256 \(an incomplete copy"):
+        load_bundle(bundle)
+
+
+def test_non_finite_truncated_and_pickled_fold_files_are_one_line(group_bundle: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    bundle = Path(shutil.copytree(group_bundle, tmp_path / "nan"))
+    name = json.loads((bundle / MANIFEST).read_text())["folds"][2]["file"]
+    tensors = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+               for k, v in load_file(str(bundle / name)).items()}
+    _edit_bundle(bundle, fold_file=name, tensors=tensors)
+    with pytest.raises(InputError, match=rf"^{bundle / name}: non-finite weights in "):
+        load_bundle(bundle)
+
+    for case, write in {
+        "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+        "pickled": lambda path: torch.save({"weights": torch.zeros(3)}, path),
+    }.items():
+        bundle = Path(shutil.copytree(group_bundle, tmp_path / case))
+        write(bundle / name)
+        manifest = json.loads((bundle / MANIFEST).read_text())
+        manifest["folds"][2]["sha256"] = sha256_file(bundle / name)
+        _edit_bundle(bundle, manifest=manifest)  # every checksum forged: the file's own bytes must still fail cleanly
+        with pytest.raises(InputError, match=rf"^{bundle / name}: ") as err:
+            load_bundle(bundle)
+        assert "\n" not in str(err.value), case
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -4,6 +4,7 @@ A bundle is a directory:
 
     manifest.json                          what the models are and what they expect (below)
     seed_{s}_fold_{k}_val_{v}.safetensors  the model trained with seed s, test fold k, validation fold v
+    checksums.sha256                       sha256 of every other file (`sha256sum -c` reads it)
 
 It holds the models each (seed, test fold) selected on validation MCC (one per
 test fold with the study's single validation fold, n-1 with nested CV); predict
@@ -12,7 +13,7 @@ averages all of them.
 Only JSON and safetensors: loading a bundle never unpickles anything, so a
 bundle received from someone else cannot run code. The manifest holds:
 
-- `model`, `params`, `input_dims`, `use_group`: enough to rebuild each network;
+- `model`, `input_dims`, `use_group` and each fold's `params`: enough to rebuild each network;
 - `embedders`: in model-input order, each with its config `spec` (to rebuild the
   embedder) and its `provenance` as recorded in the attributes of the HDF5
   shards it was trained on (kind, dim, spec.*, checkpoint sha256 and package
@@ -29,6 +30,13 @@ bundle received from someone else cannot run code. The manifest holds:
 
 Nothing in it depends on the time or the machine, so exporting the same
 training results twice gives the same bytes.
+
+Integrity, checked before any protein is embedded: the manifest and every fold
+file must match `checksums.sha256` (an edited manifest, e.g. other attention
+heads with tensors of the same shapes, would otherwise rebuild a different
+network and predict other numbers silently); each fold file's own embedded
+training manifest must agree with the bundle's on what builds the network; and
+weights must be finite. Each failure is one line naming the file.
 
 Why the provenance check (`check_embedder`): a model trained on layer 33 of
 ESM-2 650M silently gives wrong answers on layer 30 or on another checkpoint, as
@@ -55,6 +63,7 @@ from .errors import InputError
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
+    "CHECKSUMS",
     "MANIFEST",
     "Bundle",
     "check_embedder",
@@ -67,8 +76,9 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "locfusion-bundle"
-BUNDLE_FORMAT_VERSION = 2  # 2: seeds, validation folds and per-model params
+BUNDLE_FORMAT_VERSION = 3  # 2: seeds, validation folds and per-model params; 3: checksums.sha256
 MANIFEST = "manifest.json"
+CHECKSUMS = "checksums.sha256"
 PREDICT_LONG_POLICY = "crop"
 
 # Shard attributes that describe one shard or the store, not the embedder.
@@ -209,7 +219,6 @@ def export_bundle(
         "locfusion_version": __version__,
         "experiment": experiment,
         "model": first["model"],
-        "params": first["params"],
         "input_dims": [int(d) for d in first["input_dims"]],
         "use_group": bool(first["use_group"]),
         "classes": list(first["classes"]),
@@ -237,20 +246,56 @@ def export_bundle(
         "folds": fold_entries,
     }
     write_json(manifest, out_dir / MANIFEST)
+    files = [MANIFEST] + [entry["file"] for entry in fold_entries]
+    with atomic_path(out_dir / CHECKSUMS) as tmp:  # last: its presence means the bundle is whole
+        tmp.write_text("".join(f"{sha256_file(out_dir / name)}  {name}\n" for name in files))
     return manifest
 
 
 # ----------------------------------------------------------------------------- loading
 
 
-def read_manifest(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a bundle's manifest (format, version, classes); no weights are read."""
+def read_checksums(bundle_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """File name -> sha256 from the bundle's `checksums.sha256` (sha256sum's format)."""
+    path = Path(bundle_dir) / CHECKSUMS
+    if not path.is_file():
+        raise InputError(f"{bundle_dir}: no {CHECKSUMS} (an incomplete copy, or exported by an older locfusion: "
+                         "re-export the bundle)")
+    sums: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name or name in sums:
+            raise InputError(f"{path}: line {number} is not '<sha256>  <file>' (or names a file twice)")
+        sums[name] = digest
+    return sums
+
+
+def verify_file(bundle_dir: str | os.PathLike[str], name: str, sums: Mapping[str, str]) -> Path:
+    """The path of bundle file `name` after checking it against `checksums.sha256`."""
+    path = Path(bundle_dir) / name
+    if name not in sums:
+        raise InputError(f"{path}: not listed in {CHECKSUMS}")
+    if not path.is_file():
+        raise InputError(f"{path}: missing from the bundle")
+    if sha256_file(path) != sums[name]:
+        raise InputError(f"{path}: checksum differs from {CHECKSUMS} (edited, corrupted or replaced file; "
+                         "re-export the bundle)")
+    return path
+
+
+def read_manifest(bundle_dir: str | os.PathLike[str], verify: bool = True) -> dict[str, Any]:
+    """Read and check a bundle's manifest (checksum, format, version, classes); no weights are read.
+
+    `verify=False` skips the checksum, for `locfusion inspect` to show what a damaged bundle claims.
+    """
     bundle_dir = Path(bundle_dir)
     path = bundle_dir / MANIFEST
     if not bundle_dir.is_dir():
         raise InputError(f"{bundle_dir}: bundle directory not found")
     if not path.is_file():
         raise InputError(f"{bundle_dir}: not a locfusion bundle (no {MANIFEST})")
+    if verify:
+        verify_file(bundle_dir, MANIFEST, read_checksums(bundle_dir))
     try:
         manifest = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -261,7 +306,7 @@ def read_manifest(bundle_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(
             f"{path}: bundle format version {manifest.get('format_version')}, this locfusion reads {BUNDLE_FORMAT_VERSION}"
         )
-    missing = [k for k in ("model", "params", "input_dims", "use_group", "classes", "groups", "embedders", "length", "folds")
+    missing = [k for k in ("model", "input_dims", "use_group", "classes", "groups", "embedders", "length", "folds")
                if k not in manifest]
     if missing:
         raise InputError(f"{path}: manifest lacks {', '.join(missing)}")
@@ -297,32 +342,59 @@ class Bundle:
 
 
 def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
-    """Load a bundle: check each fold file's sha256, rebuild the models from safetensors (no pickle)."""
+    """Load a bundle: verify checksums, rebuild the models from safetensors (no pickle), refuse non-finite weights."""
     from .training import load_fold_model
 
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
+    sums = read_checksums(bundle_dir)
     fold_manifest = {
         "model": manifest["model"],
-        "params": manifest["params"],
         "input_dims": manifest["input_dims"],
         "use_group": manifest["use_group"],
         "classes": manifest["classes"],
         "groups": manifest["groups"],
     }
+    names = [e["name"] for e in manifest["embedders"]]
     models = []
     for entry in manifest["folds"]:
-        path = bundle_dir / entry["file"]
-        if not path.is_file():
-            raise InputError(f"{bundle_dir}: fold model {entry['file']} is missing")
+        path = verify_file(bundle_dir, entry["file"], sums)
         if sha256_file(path) != entry["sha256"]:
             raise InputError(f"{path}: checksum differs from the manifest (corrupted or replaced file)")
+        expected = {**fold_manifest, "params": entry["params"], "embedders": names, "seed": entry["seed"],
+                    "test_fold": entry["test_fold"], "val_fold": entry["val_fold"]}
         try:
-            model, _ = load_fold_model(path, {**fold_manifest, "params": entry.get("params", manifest["params"])})
-        except (RuntimeError, ValueError) as exc:
-            raise InputError(f"{path}: weights do not fit the manifest's model ({str(exc).splitlines()[0]})") from None
+            embedded = _embedded_manifest(path)
+            differ = [k for k in expected if _canonical(embedded.get(k)) != _canonical(expected[k])]
+            if differ:
+                raise InputError(f"{path}: the bundle's manifest differs from the one the weights were trained with "
+                                 f"in {', '.join(differ)} (edited manifest; re-export the bundle)")
+            model, _ = load_fold_model(path, expected)
+        except InputError:
+            raise
+        except Exception as exc:  # safetensors' own errors (truncated, not safetensors) and shape mismatches
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not loadable as this bundle's model ({reason})") from None
+        bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not bool(v.isfinite().all())]
+        if bad:
+            raise InputError(f"{path}: non-finite weights in {', '.join(bad[:3])}" + (" ..." if len(bad) > 3 else ""))
         models.append(model)
     return Bundle(path=bundle_dir, manifest=manifest, models=models)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _embedded_manifest(path: Path) -> dict[str, Any]:
+    """The training manifest a fold file carries in its safetensors metadata."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        text = (handle.metadata() or {}).get("manifest")
+    if text is None:
+        raise InputError(f"{path}: carries no training manifest (not a locfusion fold model)")
+    return json.loads(text)
 
 
 # ----------------------------------------------------------------------------- embedder check
