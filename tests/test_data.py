@@ -68,6 +68,11 @@ def test_reads_valid_records_with_rare_residues(tmp_path: Path) -> None:
         (">P1|Cytoplasmic|fungi|0\nMKV\n", "unknown organism group 'fungi'"),
         (">P1|Cytoplasmic|negative|7\nMKV\n", "fold 7 outside 0-4"),
         (">P1|Cytoplasmic|negative|a\nMKV\n", "fold 'a' is not an integer"),
+        (">P1|Cytoplasmic|negative|1_0\nMKV\n", "fold '1_0' is not an integer"),  # int() would read 10
+        (">P1|Cytoplasmic|negative|0|x\nMKV\n", "5 '|'-separated field(s), expected 4"),
+        (">P 1|Cytoplasmic|negative|0\nMKV\n", "protein ID 'P 1' contains a space"),
+        (f">P1|Cytoplasmic|negative|0\n{'ATGGCTAAAGGTACCTGA' * 3}\n", "record 1 'P1': looks like a nucleotide sequence"),
+        (f">P1|Cytoplasmic|negative|0\n{'ACGUUGCA' * 7}\n", "looks like a nucleotide sequence (only ACGU)"),
         (">P1|Cytoplasmic|negative|0\nMKV\n>P1|Cytoplasmic|negative|1\nMKV\n", "duplicate ID 'P1'"),
         (">P1|Cytoplasmic|negative|0\nMKV1J\n", "P1"),
     ],
@@ -91,6 +96,38 @@ def test_binary_file_is_not_fasta(tmp_path: Path) -> None:
     path = tmp_path / "x.fasta"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
     with pytest.raises(InputError, match="not a FASTA"):
+        read_labelled_fasta(path)
+
+
+def test_one_reader_for_every_fasta(tmp_path: Path) -> None:
+    """gzip, a byte-order mark, spaces in labels and groups, descriptions: normalize and predict read alike."""
+    import gzip
+
+    text = f">P1|inner membrane|gram positive|0 a description\n{SEQ}\n>P2|Cytoplasmic|negative|3\n{SEQ}\n"
+    plain = read_labelled_fasta(write(tmp_path, text))
+    assert [(p.id, p.label, p.group, p.fold) for p in plain] == [
+        ("P1", "Cytoplasmic membrane", "positive", 0), ("P2", "Cytoplasmic", "negative", 3)
+    ]
+    (tmp_path / "in.fasta.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "bom.fasta").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    for name in ("in.fasta.gz", "bom.fasta"):
+        assert read_labelled_fasta(tmp_path / name) == plain
+        assert read_plain_fasta(tmp_path / name) == [("P1|inner", SEQ), ("P2|Cytoplasmic|negative|3", SEQ)]
+    (tmp_path / "bad.gz").write_bytes(gzip.compress(text.encode())[:-12])
+    with pytest.raises(InputError, match="bad.gz: damaged gzip file"):
+        read_plain_fasta(tmp_path / "bad.gz")
+    with pytest.raises(InputError, match=f"^{tmp_path}: is a directory, not a FASTA file$"):
+        read_labelled_fasta(tmp_path)
+
+
+def test_a_byte_that_is_not_text_is_placed(tmp_path: Path) -> None:
+    """Latin-1 'é' (0xE9) in a sequence: the record and residue position, not a byte offset."""
+    path = tmp_path / "latin1.fasta"
+    path.write_bytes(f">P1|Cytoplasmic|negative|0\n{SEQ}\n>P2|Cytoplasmic|negative|1\nMKV\nLL".encode() + b"\xe9AA\n")
+    with pytest.raises(InputError, match=r"record 2 'P2\|Cytoplasmic\|negative\|1': byte 0xE9 at residue position 6 "):
+        read_labelled_fasta(path)
+    path.write_bytes(b">P1|Cytopl\xe9smic|negative|0\nMKV\n")
+    with pytest.raises(InputError, match=r"record 1: byte 0xE9 in the header is not UTF-8 text"):
         read_labelled_fasta(path)
 
 

@@ -475,11 +475,12 @@ def test_non_finite_truncated_and_pickled_fold_files_are_one_line(group_bundle: 
 BAD_FASTA = {
     "empty": ("", ["no FASTA records (empty file?)"]),
     "not_fasta": ("protein sequences\nMKVLAAGLLL\n", ["not a FASTA file", "does not start with '>'"]),
-    "empty_sequence": (">P1 first\n>P2\nMKVLAAGLLL\n", ["record 'P1': empty sequence"]),
+    "latin1": (">P1\nMKV\nLL\xe9AA\n", ["record 1 'P1': byte 0xE9 at residue position 6 is not UTF-8 text"]),
+    "empty_sequence": (">P1 first\n>P2\nMKVLAAGLLL\n", ["record 1 'P1': empty sequence"]),
     "duplicate": (">P1 a\nMKVLAAGLLL\n>P2\nMKV\n>P1 b\nMKVL\n", ["record 3: duplicate ID 'P1' (first seen in record 1)"]),
-    "digit": (">P1\nMKVLA\n>P2\nMKV1LL\n", ["record 'P2': invalid residue '1' at position 4"]),
-    "letter_j": (">Q9XYZ1\nMKJLL\n", ["record 'Q9XYZ1': invalid residue 'J' at position 3"]),
-    "gap": (">P1\nMKV-LL\n", ["record 'P1': invalid residue '-' at position 4", "alignment gap"]),
+    "digit": (">P1\nMKVLA\n>P2\nMKV1LL\n", ["record 2 'P2': invalid residue '1' at position 4"]),
+    "letter_j": (">Q9XYZ1\nMKJLL\n", ["record 1 'Q9XYZ1': invalid residue 'J' at position 3"]),
+    "gap": (">P1\nMKV-LL\n", ["record 1 'P1': invalid residue '-' at position 4", "alignment gap"]),
     "nucleotides": (">gene1\n" + "ATGGCTAAAGGTACCTGA" * 5 + "\n", ["record 1 'gene1': looks like a nucleotide sequence"]),
 }
 
@@ -488,7 +489,7 @@ BAD_FASTA = {
 def test_bad_fasta_one_line_error(case: str, tmp_path: Path) -> None:
     text, fragments = BAD_FASTA[case]
     fasta = tmp_path / f"{case}.fasta"
-    fasta.write_text(text)
+    fasta.write_bytes(text.encode("latin-1"))  # one byte per character: '\xe9' is not UTF-8
     proc = cli("predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-b", str(tmp_path / "no_bundle"))
     assert_one_line_error(proc, str(fasta), *fragments)
     assert not (tmp_path / "out").exists()

@@ -6,20 +6,32 @@ Training FASTA headers follow DeepLocPro's `graphpart_set.fasta`:
 classes and groups of `locfusion.classes`. Any problem stops the run with one
 line that names the record, because a silently dropped protein changes every
 downstream number.
+
+One reader (`iter_fasta`) serves training data (rule normalize) and new
+proteomes (`locfusion predict`) with one set of rules: gzip-compressed files
+are read transparently, a UTF-8 byte-order mark is accepted, a directory or a
+binary file is named as such, a byte that is not UTF-8 text is reported with
+its record and residue position, and nucleotide records are refused
+(`sequence.validate_sequence`).
 """
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import os
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from Bio import SeqIO
-
 from .classes import normalize_class, normalize_group
 from .errors import InputError
 from .sequence import validate_sequence
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_FOLD = re.compile(r"[0-9]+")  # ASCII digits only: int() would also take '1_0', ' 1' or other scripts' digits
 
 
 @dataclass(frozen=True)
@@ -39,41 +51,100 @@ class LabelledProtein:
         return len(self.sequence)
 
 
-def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """Yield (header, raw sequence) pairs, with clear errors for files that are not FASTA."""
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The text of a FASTA file: gzip read transparently, a UTF-8 byte-order mark dropped.
+
+    Bytes that are not UTF-8 raise `InputError` naming the record and residue
+    position (or, before the first header, saying the file is not text).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a FASTA file")
     if not path.is_file():
         raise InputError(f"{path}: FASTA file not found")
-    n = 0
+    data = path.read_bytes()
+    if data.startswith(_GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: damaged gzip file ({exc})") from None
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        with open(path, encoding="utf-8") as handle:
-            for record in SeqIO.parse(handle, "fasta"):
-                n += 1
-                yield record.description, str(record.seq)
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a FASTA file (not text: byte {exc.start} is not UTF-8)") from None
-    except ValueError as exc:
-        if "comments at the beginning" in str(exc):
-            raise InputError(f"{path}: not a FASTA file (the first line does not start with '>')") from None
-        raise InputError(f"{path}: not a FASTA file ({str(exc).splitlines()[0]})") from None
-    if n == 0:
+        raise InputError(_not_text(path, data, exc.start)) from None
+
+
+def _not_text(path: Path, data: bytes, pos: int) -> str:
+    """Where a non-UTF-8 byte sits: before any record, in a header, or at a residue position."""
+    byte = f"byte 0x{data[pos]:02X}"
+    newline = data.rfind(b"\n>", 0, pos)
+    header_at = newline + 1 if newline >= 0 else (0 if data[:1] == b">" else -1)
+    if header_at < 0:
+        return f"{path}: not a FASTA file (not text: byte {pos} is not UTF-8)"
+    index = data.count(b"\n>", 0, pos) + (data[:1] == b">")
+    header_end = data.find(b"\n", header_at)
+    header = data[header_at + 1 : header_end if header_end >= 0 else len(data)].decode("utf-8", "replace").strip()
+    if header_end < 0 or pos < header_end:
+        return f"{path}: record {index}: {byte} in the header is not UTF-8 text"
+    residue = len(b"".join(data[header_end:pos].split())) + 1
+    pid = header.split()[0] if header.split() else ""
+    return (f"{path}: record {index} '{pid}': {byte} at residue position {residue} is not UTF-8 text "
+            "(sequences are letters)")
+
+
+def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """Yield (header without '>', raw sequence) pairs in file order; clear errors for files that are not FASTA."""
+    n = 0
+    header: str | None = None
+    chunks: list[str] = []
+    for line in read_text(path).splitlines():
+        if line.startswith(">"):
+            if header is not None:
+                yield header, "".join(chunks)
+                n += 1
+            header, chunks = line[1:].strip(), []
+        elif header is not None:
+            chunks.append(line)
+        elif line.strip():
+            raise InputError(f"{path}: not a FASTA file (the first non-empty line does not start with '>')")
+    if header is None:
         raise InputError(f"{path}: no FASTA records (empty file?)")
+    yield header, "".join(chunks)
+
+
+def _sequence(path: str | os.PathLike[str], index: int, pid: str, raw: str) -> str:
+    """`validate_sequence` with the file and record number in its message."""
+    try:
+        return validate_sequence(pid, raw)
+    except InputError as exc:
+        raise InputError(f"{path}: record {index} {str(exc).removeprefix('record ')}") from None
 
 
 def read_labelled_fasta(path: str | os.PathLike[str], n_folds: int = 5) -> list[LabelledProtein]:
-    """Parse and normalize a DeepLocPro-style labelled FASTA; raise on the first bad record."""
+    """Parse and normalize a DeepLocPro-style labelled FASTA; raise on the first bad record.
+
+    The header is `ID|Location|OrganismGroup|Fold`, optionally followed by a space
+    and a description; Location and OrganismGroup may contain spaces
+    (`inner membrane`, `gram positive`).
+    """
     proteins: list[LabelledProtein] = []
     seen: dict[str, int] = {}
     for index, (header, raw_seq) in enumerate(iter_fasta(path), start=1):
         where = f"{path}: record {index} '{header}'"
-        fields = header.split()[0].split("|") if header.strip() else []
-        if len(fields) != 4:
+        fields = header.split("|", 3)
+        fold_and_description = fields[3].split(maxsplit=1) if len(fields) == 4 else []
+        n_fields = len(fields) + (fold_and_description[0].count("|") if fold_and_description else 0)
+        if len(fields) != 4 or n_fields != 4:
             raise InputError(
-                f"{where}: header has {len(fields)} '|'-separated field(s), expected 4 (ID|Location|OrganismGroup|Fold)"
+                f"{where}: header has {n_fields} '|'-separated field(s), expected 4 (ID|Location|OrganismGroup|Fold)"
             )
-        pid, raw_label, raw_group, raw_fold = (f.strip() for f in fields)
+        pid, raw_label, raw_group = (f.strip() for f in fields[:3])
+        raw_fold = fold_and_description[0] if fold_and_description else ""
         if not pid:
             raise InputError(f"{where}: empty protein ID")
+        if len(pid.split()) > 1:
+            raise InputError(f"{where}: protein ID '{pid}' contains a space")
         if pid in seen:
             raise InputError(f"{where}: duplicate ID '{pid}' (first seen in record {seen[pid]})")
         seen[pid] = index
@@ -83,13 +154,12 @@ def read_labelled_fasta(path: str | os.PathLike[str], n_folds: int = 5) -> list[
         group = normalize_group(raw_group)
         if group is None:
             raise InputError(f"{where}: unknown organism group '{raw_group}' (expected negative, positive or archaea)")
-        try:
-            fold = int(raw_fold)
-        except ValueError:
-            raise InputError(f"{where}: fold '{raw_fold}' is not an integer") from None
+        if not _FOLD.fullmatch(raw_fold):
+            raise InputError(f"{where}: fold '{raw_fold}' is not an integer")
+        fold = int(raw_fold)
         if not 0 <= fold < n_folds:
             raise InputError(f"{where}: fold {fold} outside 0-{n_folds - 1}")
-        sequence = validate_sequence(pid, raw_seq)
+        sequence = _sequence(path, index, pid, raw_seq)
         proteins.append(LabelledProtein(pid, label, group, fold, sequence, raw_label, raw_group))
     return proteins
 
@@ -105,5 +175,5 @@ def read_plain_fasta(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
         if pid in seen:
             raise InputError(f"{path}: record {index}: duplicate ID '{pid}' (first seen in record {seen[pid]})")
         seen[pid] = index
-        records.append((pid, validate_sequence(pid, raw_seq)))
+        records.append((pid, _sequence(path, index, pid, raw_seq)))
     return records

@@ -89,7 +89,6 @@ __all__ = [
     "check_group",
     "ensemble_summary",
     "predict_proteome",
-    "read_proteome",
 ]
 
 # Our canonical class -> the spelling DeepLocPro 1.0's predictor writes (its column and label).
@@ -108,8 +107,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = ("ACC", "Localization", *PROBABILITY_COLUMNS, 
 GROUP_CHOICES: tuple[str, ...] = ("any", *GROUPS)
 OUTPUT_FILES = {"tsv": "predictions.tsv", "csv": "predictions.csv", "summary": "summary.json"}
 PLOT_STEM = "class_distribution"
-_NUCLEOTIDES = frozenset("ACGTUN")
-_NUCLEOTIDE_MIN_LENGTH = 50  # a real protein of >= 50 residues from A, C, G, T, U, N only: ~1e-29
 
 
 @dataclass(frozen=True)
@@ -134,22 +131,6 @@ class PredictOptions:
 
 
 # ----------------------------------------------------------------------------- input
-
-
-def read_proteome(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """(ID, canonical sequence) in input order; any problem raises one-line `InputError` naming the file."""
-    try:
-        records = read_plain_fasta(path)
-    except InputError as exc:  # sequence errors name the record but not the file
-        message = str(exc)
-        raise (exc if message.startswith(f"{path}:") else InputError(f"{path}: {message}")) from None
-    for index, (pid, seq) in enumerate(records, start=1):
-        if len(seq) >= _NUCLEOTIDE_MIN_LENGTH and set(seq) <= _NUCLEOTIDES:
-            raise InputError(
-                f"{path}: record {index} '{pid}': looks like a nucleotide sequence (only {''.join(sorted(set(seq)))}); "
-                "give protein sequences"
-            )
-    return records
 
 
 def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.PathLike[str]) -> None:
@@ -393,7 +374,7 @@ def predict_proteome(
     (keys tsv, csv, summary), as the Snakemake rule does. Returns the summary.
     """
     options = options or PredictOptions()
-    records = read_proteome(fasta)  # first, and before importing torch: bad input fails at once
+    records = read_plain_fasta(fasta)  # first, and before importing torch: bad input fails at once
     manifest = read_manifest(bundle_dir)
     check_group(options.group, manifest, bundle_dir)
 

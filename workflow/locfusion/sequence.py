@@ -28,6 +28,10 @@ __all__ = [
 LONG_POLICIES: tuple[str, ...] = ("drop", "crop", "error")
 
 _ALLOWED_TEXT = f"the 20 standard amino acids and {', '.join(EXTRA_AA)}"
+_NUCLEOTIDES = frozenset("ACGTUN")
+# A real protein of >= 50 residues drawn from A, C, G, T, U, N only: ~1e-29 under
+# background amino-acid frequencies; a shorter all-ACGT peptide is plausible.
+_NUCLEOTIDE_MIN_LENGTH = 50
 
 
 def crop_sequence(seq: str, max_length: int) -> str:
@@ -61,10 +65,17 @@ def validate_sequence(record_id: str, seq: str) -> str:
     Raises `InputError` naming the record, the first offending character and its
     1-based position, so a user can fix the FASTA; nothing is silently removed
     except formatting (whitespace) and a translated stop codon at the very end.
+    A record of at least 50 letters from A, C, G, T, U and N only is refused as
+    nucleotides: those letters are valid residues, so it would otherwise pass.
     """
     canonical = "".join(seq.split()).upper().rstrip("*")
     if not canonical:
         raise InputError(f"record '{record_id}': empty sequence")
+    if len(canonical) >= _NUCLEOTIDE_MIN_LENGTH and set(canonical) <= _NUCLEOTIDES:
+        raise InputError(
+            f"record '{record_id}': looks like a nucleotide sequence (only {''.join(sorted(set(canonical)))}); "
+            "give protein sequences"
+        )
     bad = [(i, c) for i, c in enumerate(canonical) if c not in VALID_AA]
     if bad:
         pos, char = bad[0]
