@@ -382,6 +382,9 @@ def test_embedder_identity_keys() -> None:
                 "spec.layer": 33, "checkpoint_sha256": "a" * 64, "precision": "bf16", "fair_esm_version": "2.0.0"}
     now = {**recorded, "spec.model": "esm2_t33_650M_UR50D", "precision": "fp32", "fair_esm_version": "2.0.1"}
     assert embedder_identity(recorded, now) == []  # location, precision and versions do not define the embedding
+    # tokens per batch is speed, not numbers: a bundle made on a CPU with 1,024 predicts with 16,384 on a GPU
+    assert embedder_identity({**recorded, "spec.tokens_per_batch": 1024}, {**now, "spec.tokens_per_batch": 16384}) == []
+    assert embedder_identity({**recorded, "spec.tokens_per_batch": 1024}, now) == []
     assert [d.split(":")[0] for d in embedder_identity(recorded, {**now, "layer": 30, "spec.layer": 30})] == ["layer", "spec.layer"]
     assert embedder_identity(recorded, {**now, "checkpoint_sha256": "b" * 64})[0].startswith("checkpoint_sha256")
     assert embedder_identity({"kind": "physchem", "dim": 2, "columns": "kd,hw"}, {"kind": "physchem", "dim": 2, "columns": "kd,em"})

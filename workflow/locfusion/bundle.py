@@ -58,6 +58,7 @@ from typing import Any
 
 from . import __version__
 from .classes import CLASSES, GROUPS
+from .embedders.base import RUNTIME_SPEC_KEYS
 from .errors import InputError
 
 __all__ = [
@@ -404,8 +405,8 @@ def embedder_identity(provenance: Mapping[str, Any], other: Mapping[str, Any]) -
     """Keys on which two provenances of the same embedder disagree, as 'key: recorded vs now'.
 
     Compared: kind and dim always; `columns`, `layer`, `n_cells`, `model_revision`
-    when both record them; every `spec.*` key recorded on either side; every `*_sha256` recorded on
-    both. When both record a weights checksum and it matches, the spec keys that
+    when both record them; every `spec.*` key recorded on either side but the runtime knobs
+    (`RUNTIME_SPEC_KEYS`: speed, not numbers); every `*_sha256` recorded on both. When both record a weights checksum and it matches, the spec keys that
     only locate the weights (`spec.model`, `spec.weights`) may differ.
     """
     def norm(value: Any) -> Any:
@@ -423,7 +424,8 @@ def embedder_identity(provenance: Mapping[str, Any], other: Mapping[str, Any]) -
         if provenance[key] != other[key]:
             diffs.append(key)
     located = bool(checksums) and not any(provenance[k] != other[k] for k in checksums)
-    spec_keys = sorted(k for k in set(provenance) | set(other) if k.startswith("spec."))
+    runtime = {f"spec.{k}" for k in RUNTIME_SPEC_KEYS}
+    spec_keys = sorted(k for k in set(provenance) | set(other) if k.startswith("spec.") and k not in runtime)
     for key in spec_keys:
         if located and key in _LOCATION_KEYS:
             continue

@@ -68,6 +68,9 @@ _SPEC_KEYS: dict[str, frozenset[str]] = {}
 
 # Keys every spec may hold, whatever its kind: the kind itself and the batch size of its embed jobs.
 COMMON_SPEC_KEYS = frozenset({"kind", "tokens_per_batch"})
+# Spec keys that set speed, not numbers: recorded in provenance, never part of an embedder's identity
+# (a bundle trained with 1,024 tokens per batch on a CPU predicts with 16,384 on a GPU).
+RUNTIME_SPEC_KEYS = frozenset({"tokens_per_batch"})
 
 # Built-in kinds: the module that registers each, imported on first use so that the heavy
 # optional dependencies (fair-esm, transformers) load only when needed, and the spec keys each
