@@ -344,6 +344,20 @@ def test_bundle_with_group_input_needs_and_uses_the_group(group_bundle: Path, tm
     assert not np.allclose(means["negative"][:, :3], means["archaea"][:, :3], atol=1e-4)  # the group is an input
 
 
+def test_a_second_run_into_the_same_directory_leaves_nothing_of_the_first(group_bundle: Path, tmp_path: Path) -> None:
+    query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=12)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own file")
+    predict_proteome(query, out, group_bundle, PredictOptions(group="negative", progress=False, plot=True))
+    assert (out / "class_distribution.png").is_file()
+    first = (out / "summary.json").read_text()
+    other = ids_only_fasta(DEMO_FASTA, tmp_path / "other.fasta", first=5)
+    predict_proteome(other, out, group_bundle, PredictOptions(group="negative", progress=False, plot=False))
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "predictions.csv", "predictions.tsv", "summary.json"]
+    assert len(read_table(out / "predictions.tsv")) == 5 and (out / "summary.json").read_text() != first
+
+
 def test_refuses_a_bundle_whose_embedder_differs(tmp_path: Path) -> None:
     from plm_fixtures import make_tiny_esm2_checkpoint
 

@@ -267,6 +267,22 @@ def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray
 # ----------------------------------------------------------------------------- output
 
 
+def clear_previous_outputs(owned: Iterable[Path]) -> list[Path]:
+    """Delete the files a previous prediction left at this run's output paths, and say so.
+
+    Called once the new predictions are computed, just before they are written:
+    a failed run leaves the previous results whole, and a finished one never sits
+    beside another run's plot or summary (e.g. a plot from a run with plotting on,
+    when this one has it off). Other files in the directory are not touched.
+    """
+    removed = [path for path in owned if path.is_file()]
+    for path in removed:
+        path.unlink()
+    if removed:
+        log.info("replacing a previous prediction's outputs: %s", ", ".join(str(p) for p in removed))
+    return removed
+
+
 def write_tables(paths: Mapping[str, Path], rows: Iterable[Sequence[str]]) -> None:
     """The same table as TSV and CSV (quoted where a field needs it), written row by row, each atomically."""
     import contextlib
@@ -426,6 +442,9 @@ def predict_proteome(
             log.info("chunk %d/%d: %d/%d proteins (%.1f proteins/s)", c, len(chunks), done, n, done / max(elapsed, 1e-9))
 
     cropped = np.array([lengths[i] < len(records[i][1]) for i in range(n)], dtype=bool)
+    from .plots import FORMATS as PLOT_FORMATS
+
+    clear_previous_outputs([*paths.values(), *(out_dir / f"{PLOT_STEM}.{ext}" for ext in PLOT_FORMATS)])
     rows = (_row(ids[i], bool(cropped[i]), probabilities[i], int(top[i]), confidence[i], agreement[i]) for i in range(n))
     write_tables({"tsv": paths["tsv"], "csv": paths["csv"]}, rows)
     counts = Counter(DEEPLOCPRO_OUTPUT_NAMES[CLASSES[int(k)]] for k in top)
