@@ -58,9 +58,15 @@ def fasta_records(path: Path) -> list[tuple[str, str]]:
     return records
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, max_file_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `locfusion`; `max_file_bytes` limits the size of any file it writes (a full disk, simulated)."""
+    def limit() -> None:  # Python ignores SIGXFSZ, so an oversized write fails with EFBIG as a full disk with ENOSPC
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
     return subprocess.run([sys.executable, "-m", "locfusion.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, preexec_fn=limit if max_file_bytes else None)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -356,6 +362,15 @@ def test_a_second_run_into_the_same_directory_leaves_nothing_of_the_first(group_
     predict_proteome(other, out, group_bundle, PredictOptions(group="negative", progress=False, plot=False))
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "predictions.csv", "predictions.tsv", "summary.json"]
     assert len(read_table(out / "predictions.tsv")) == 5 and (out / "summary.json").read_text() != first
+
+
+def test_no_room_for_the_predictions_is_one_line_naming_the_file(group_bundle: Path, tmp_path: Path) -> None:
+    query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=40)
+    out = tmp_path / "out"
+    proc = cli("predict", "-f", str(query), "-o", str(out), "-b", str(group_bundle), "-g", "negative", "--quiet",
+               max_file_bytes=2000)  # the table of 40 proteins is ~4 kB
+    assert_one_line_error(proc, f"{out / 'predictions.tsv'}: could not be written (File too large)")
+    assert list(out.iterdir()) == []
 
 
 def test_refuses_a_bundle_whose_embedder_differs(tmp_path: Path) -> None:

@@ -243,11 +243,42 @@ def test_atomic_write(tmp_path: Path) -> None:
             progress=False,
         )
     assert not path.exists()
-    assert list(path.parent.iterdir()) == []  # no temporary file left behind
+    assert not path.parent.exists() or list(path.parent.iterdir()) == []  # no temporary file left behind
     # Non-finite output (fp16 overflow) is refused, not stored.
     with pytest.raises(RuntimeError, match="non-finite.*P0"):
         embed_to_shard(LimitedEmbedder(scale=1e4), recs[:1], path, 200, None, "crop", progress=False)
     assert not path.exists()
+
+
+FULL_DISK = """
+import resource, signal, sys
+import numpy as np
+from locfusion.embedders import build_embedder
+from locfusion.errors import exit_on_input_error
+from locfusion.store import embed_to_shard
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as a full disk fails with ENOSPC
+rng = np.random.default_rng(0)
+records = [(f"P{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 900))) for i in range(300)]
+embedder = build_embedder("blosum", {"kind": "blosum62"})
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # the shard needs ~11 MB
+with exit_on_input_error():
+    embed_to_shard(embedder, records, sys.argv[1], 4000, None, "crop", progress=False)
+"""
+
+
+def test_no_room_on_disk_is_one_line_naming_the_shard(tmp_path: Path) -> None:
+    """Written straight to disk, HDF5 printed thousands of error lines and could crash; now one line."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "emb" / "shard_0.h5"
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == [
+        f"locfusion: error: {path}: could not be written (File too large); nothing was left half-written"
+    ]
+    assert list(path.parent.iterdir()) == []
 
 
 def test_odd_ids_round_trip(tmp_path: Path, blosum: Embedder) -> None:

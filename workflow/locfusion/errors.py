@@ -16,6 +16,15 @@ class InputError(ValueError):
     """Bad user input (FASTA, TSV, config, bundle); the message is the whole story."""
 
 
+class WriteError(InputError):
+    """An output could not be written for lack of room (full disk, quota, file size limit).
+
+    Not the user's input, but the same contract: one line naming the path, exit
+    status 1, nothing half-written left behind. A subclass, so that every entry
+    point that prints an `InputError` as one line prints this too.
+    """
+
+
 def number_as_text_hint(value: object) -> str:
     """Why a config number may arrive as text: snakemake parses nested `--config` values with YAML's
     BaseLoader, which keeps every scalar a string. Appended to type errors so users know where to look."""

@@ -1,12 +1,15 @@
 """Atomic file writes: a reader never sees a half-written output.
 
 Every output is written to a temporary file in the same directory and renamed
-over the destination, so a killed job leaves either the old file or nothing.
+over the destination, so a killed job leaves either the old file or nothing;
+a full disk (or quota, or file size limit) is one `WriteError` line naming the
+destination instead of a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -16,21 +19,31 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import WriteError
+
+# errno values that mean "no room": the user can act on them (free space, raise a quota).
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only on success."""
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared like any file
         os.replace(tmp_path, dest)
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        raise WriteError(f"{dest}: could not be written ({os.strerror(exc.errno)}); nothing was left half-written") from None
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 

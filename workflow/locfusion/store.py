@@ -217,45 +217,51 @@ def embed_to_shard(
         "n_residues": int(sum(lengths)),
         "n_cropped": sum(n < o for n, o in zip(lengths, original, strict=True)),
     }
+    # Built in memory, written to disk in one piece: HDF5 writing straight to a disk that
+    # fills up prints thousands of lines of errors (and can crash) instead of one line.
+    # The price: an embed job holds its shard (residues x dim x 2 bytes) until written.
+    with h5py.File(f"{Path(path).name}.in-memory", "w", driver="core", backing_store=False) as h5:
+        _set_attrs(h5.attrs, file_attrs)
+        h5.attrs["complete"] = False
+        group = h5.create_group(_GROUP, track_order=True)
+        with tqdm(
+            total=sum(lengths),
+            unit="res",
+            unit_scale=True,
+            desc=f"{embedder.name} {Path(path).name}",
+            file=sys.stderr,
+            disable=not progress,
+            mininterval=1.0 if sys.stderr.isatty() else 30.0,  # a line per 30 s in log files
+            dynamic_ncols=True,
+        ) as bar:
+            done = 0
+            for batch in batches:
+                outputs = embedder.embed_batch([seqs[i] for i in batch])
+                if len(outputs) != len(batch):
+                    raise RuntimeError(
+                        f"embedder '{embedder.name}' returned {len(outputs)} arrays for a batch of {len(batch)}"
+                    )
+                for i, out in zip(batch, outputs, strict=True):
+                    data = _to_float16(embedder, ids[i], out, lengths[i])
+                    dset = group.create_dataset(names[i], data=data, chunks=data.shape, fletcher32=True)
+                    _set_attrs(
+                        dset.attrs,
+                        {
+                            "id": ids[i],
+                            "original_length": original[i],
+                            "embedded_length": lengths[i],
+                            "cropped": lengths[i] < original[i],
+                            "policy": long_policy,
+                        },
+                    )
+                done += len(batch)
+                bar.set_postfix_str(f"{done}/{len(seqs)} proteins", refresh=False)
+                bar.update(sum(lengths[i] for i in batch))
+        h5.attrs["complete"] = True  # last: a shard without it is never read
+        h5.flush()
+        image = h5.id.get_file_image()
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w", locking=False) as h5:
-            _set_attrs(h5.attrs, file_attrs)
-            h5.attrs["complete"] = False
-            group = h5.create_group(_GROUP, track_order=True)
-            with tqdm(
-                total=sum(lengths),
-                unit="res",
-                unit_scale=True,
-                desc=f"{embedder.name} {Path(path).name}",
-                file=sys.stderr,
-                disable=not progress,
-                mininterval=1.0 if sys.stderr.isatty() else 30.0,  # a line per 30 s in log files
-                dynamic_ncols=True,
-            ) as bar:
-                done = 0
-                for batch in batches:
-                    outputs = embedder.embed_batch([seqs[i] for i in batch])
-                    if len(outputs) != len(batch):
-                        raise RuntimeError(
-                            f"embedder '{embedder.name}' returned {len(outputs)} arrays for a batch of {len(batch)}"
-                        )
-                    for i, out in zip(batch, outputs, strict=True):
-                        data = _to_float16(embedder, ids[i], out, lengths[i])
-                        dset = group.create_dataset(names[i], data=data, chunks=data.shape, fletcher32=True)
-                        _set_attrs(
-                            dset.attrs,
-                            {
-                                "id": ids[i],
-                                "original_length": original[i],
-                                "embedded_length": lengths[i],
-                                "cropped": lengths[i] < original[i],
-                                "policy": long_policy,
-                            },
-                        )
-                    done += len(batch)
-                    bar.set_postfix_str(f"{done}/{len(seqs)} proteins", refresh=False)
-                    bar.update(sum(lengths[i] for i in batch))
-            h5.attrs["complete"] = True  # last: a shard without it is never read
+        tmp.write_bytes(image)
 
 
 def _too_long_message(rid: str, n: int, embedder: Embedder, max_length: int | None, policy: str) -> str:
