@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,39 @@ from locfusion.plots import (
 )
 
 C = np.asarray(CLASSES, dtype=object)
+
+
+@pytest.fixture(autouse=True)
+def readable_figures(caplog: pytest.LogCaptureFixture):
+    """Every figure drawn in these tests must pass the layout check (no overlapping or clipped text)."""
+    with caplog.at_level(logging.WARNING, logger="locfusion.plots"):
+        yield
+    problems = [r.getMessage() for r in caplog.records if "layout:" in r.getMessage()]
+    assert not problems, problems
+
+
+def test_the_layout_check_finds_overlaps_clipping_and_covered_titles() -> None:
+    from matplotlib.figure import Figure
+
+    from locfusion.plots import layout_problems
+
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(range(3), [1, 2, 3])
+    assert layout_problems(fig) == []
+    ax.set_xticks(range(3), ["a long rotated label"] * 3, rotation=40, ha="right")  # fine: rotated apart
+    assert layout_problems(fig) == []
+    ax.set_xticks(range(3), ["a long rotated label"] * 3, rotation=5, ha="right")  # nearly flat: they collide
+    assert any("overlap" in p for p in layout_problems(fig))
+    ax.set_xticks(range(3), ["a", "b", "c"])
+    ax.text(2.5, 2.9, "a note that runs far past the right edge of this small figure")
+    assert any("reaches outside the figure" in p for p in layout_problems(fig))
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], label="a line with a long legend entry")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 1.12))
+    ax.set_title("a title under the legend")
+    assert any("'a title under the legend' overlaps a legend" in p for p in layout_problems(fig))
 
 
 def _predictions(acc: float, seed: int) -> pd.DataFrame:
@@ -104,10 +138,14 @@ def test_dataset_overview(tmp_path):
     groups = rng.choice(GROUPS, n, p=[0.6, 0.3, 0.1])
     df = pd.DataFrame({"id": [f"P{i}" for i in range(n)], "label": labels, "group": groups,
                        "fold": rng.integers(0, 5, n), "length": lengths})
-    reason = np.where(lengths < 40, "too_short", np.where(lengths > 1000, "too_long", ""))
+    # The filter's own wording: one reason text per record (its length, its duplicate), dozens of distinct texts.
+    reason = np.array([f"too short ({n} < 40 aa)" if n < 40 else f"too long ({n} > 1000 aa)" if n > 1000 else ""
+                       for n in lengths], dtype=object)
     keep = reason == ""
-    reason[rng.choice(np.flatnonzero(keep), 5, replace=False)] = "duplicate_sequence"
+    for i in rng.choice(np.flatnonzero(keep), 5, replace=False):
+        reason[i] = f"duplicate sequence of P{i + 1}"
     keep = reason == ""
+    assert len(set(reason[~keep])) > 20
     excluded = df[~keep].assign(reason=reason[~keep])
     stem = tmp_path / "dataset_overview"
     _check(plot_dataset_overview(df[keep], excluded, stem, 40, 1000), stem)

@@ -17,7 +17,18 @@ import yaml
 from locfusion.classes import CLASSES
 from locfusion.io import read_id_tsv
 
-from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, job_counts, snakemake, write_config
+from workflow_utils import (
+    REPO,
+    SNAKEMAKE,
+    copy_workflow,
+    demo_config,
+    job_counts,
+    CONDA_NAMES,
+    rule_blocks,
+    rule_env_gaps,
+    snakemake,
+    write_config,
+)
 
 SEEDS = [42, 43]  # the shortened demo trains every experiment with two seeds
 MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
@@ -75,19 +86,10 @@ def test_snakefmt_formatted() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def _rule_blocks() -> dict[str, str]:
-    blocks: dict[str, str] = {}
-    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
-        parts = re.split(r"^rule (\w+):\n", smk.read_text(), flags=re.M)
-        for name, body in zip(parts[1::2], parts[2::2]):
-            blocks[name] = body.split("\nrule ")[0]
-    return blocks
-
-
 def test_every_rule_has_log_conda_env_and_heavy_rules_a_benchmark() -> None:
     from packaging.requirements import Requirement
 
-    blocks = _rule_blocks()
+    blocks = rule_blocks()
     assert {"normalize", "filter_dataset", "embed", "train", "evaluate_experiment"} <= set(blocks)
     for name, body in blocks.items():
         assert "\n    log:" in body, f"rule {name} has no log"
@@ -166,6 +168,39 @@ def test_demo_runs_end_to_end(demo_run: Path) -> None:
             assert (results / f"figures/{stem}.{ext}").stat().st_size > 1000
     log = (results / f"logs/train/fusion/seed_{SEEDS[0]}/fold_0/val_1_g0.log").read_text()
     assert "epoch 1/4" in log
+
+
+@pytest.mark.slow
+def test_every_figure_of_the_demo_is_readable(demo_run: Path) -> None:
+    """Each figure rule checks its layout (locfusion.plots.layout_problems) and logs any problem."""
+    logs = sorted((demo_run / "results/logs/figures").rglob("*.log"))
+    assert len(logs) >= 7  # dataset overview, per-class MCC, global metrics, CI, and per experiment two
+    problems = [f"{log.name}: {line}" for log in logs for line in log.read_text().splitlines() if "layout:" in line]
+    assert not problems, problems
+
+
+@pytest.mark.slow
+def test_every_rule_env_provides_what_its_code_imports(demo_run: Path) -> None:
+    """Under --use-conda each rule runs in its own env: a package its code imports must be in that env."""
+    assert rule_env_gaps(demo_run) == {}
+
+
+def test_conda_envs_pin_the_versions_of_the_lock() -> None:
+    """One source of truth: where an env and requirements.lock name the same package, the versions agree."""
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("==", 1)
+            lock[CONDA_NAMES.get(name.lower(), name.lower()).replace("_", "-")] = version.split(";")[0].strip()
+    compared = 0
+    for env_file in sorted((REPO / "envs").glob("*.yaml")):
+        for dep in yaml.safe_load(env_file.read_text())["dependencies"]:
+            for item in dep["pip"] if isinstance(dep, dict) else [dep]:
+                name, version = re.split(r"==|=", item.split("#")[0].strip(), maxsplit=1)
+                if name.lower() in lock:
+                    compared += 1
+                    assert version == lock[name.lower()], f"{env_file.name}: {name} {version}, the lock has {lock[name.lower()]}"
+    assert compared >= 30  # torch, numpy, pandas, ... in every env
 
 
 # Chance is MCC 0. The demo's attention pooling (blosum62 + profile, its own 100-epoch

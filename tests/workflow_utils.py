@@ -58,8 +58,11 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+IMPORT_LOG = ".import_log"  # under a run's working directory: what each job imported (locfusion.runner)
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "LOCFUSION_IMPORT_LOG": str(Path(workdir) / IMPORT_LOG)}
     proc = subprocess.run([SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
@@ -81,3 +84,67 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
             if match:
                 counts[match.group(1)] = int(match.group(2))
     return counts
+
+
+def rule_blocks() -> dict[str, str]:
+    """Each rule's body in workflow/rules, by rule name."""
+    blocks: dict[str, str] = {}
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        parts = re.split(r"^rule (\w+):\n", smk.read_text(), flags=re.M)
+        for name, body in zip(parts[1::2], parts[2::2]):
+            blocks[name] = body.split("\nrule ")[0]
+    return blocks
+
+
+# Conda package names that differ from the distribution's name on the package index.
+CONDA_NAMES = {"torch": "pytorch", "pyyaml": "pyyaml"}
+
+
+def env_packages(env_file: Path) -> set[str]:
+    """Package names a conda env file lists (conda and pip sections), lower case."""
+    env = yaml.safe_load(env_file.read_text())
+    names = set()
+    for dep in env["dependencies"]:
+        for item in dep["pip"] if isinstance(dep, dict) else [dep]:
+            names.add(re.split(r"[=<>!\s#]", item.strip(), maxsplit=1)[0].lower())
+    return names
+
+
+def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
+    """For every job of a run: third-party packages its code imported that its rule's conda env lacks.
+
+    What a job really used is the locfusion modules it loaded (recorded by
+    locfusion.runner); the packages those modules name in an import statement
+    and that were loaded too are the ones its env must provide (a package pulled
+    in by another package is that package's business).
+    """
+    import ast
+    import importlib.metadata
+
+    providers = importlib.metadata.packages_distributions()
+    envs = {}
+    for name, body in rule_blocks().items():
+        match = re.search(r'conda:\n\s+"([^"]+)"', body)
+        envs[name] = (REPO / "workflow/rules" / match.group(1)).resolve()
+    gaps: dict[str, set[str]] = {}
+    records = sorted((Path(workdir) / IMPORT_LOG).glob("*.txt"))
+    assert records, f"no import records under {workdir / IMPORT_LOG}"
+    for record in records:
+        rule = record.name.split(".")[0]
+        loaded = set(record.read_text().split())
+        named: set[str] = set()
+        for module in (m for m in loaded if m.startswith("locfusion")):
+            base = REPO / "workflow" / Path(*module.split("."))
+            source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Import):
+                    named.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    named.add(node.module.split(".")[0])
+        used = (named & loaded) - set(sys.stdlib_module_names) - {"locfusion", "__future__"}
+        have = env_packages(envs[rule])
+        for top in used:
+            dists = {CONDA_NAMES.get(d.lower(), d.lower()) for d in providers.get(top, [top])}
+            if not dists & have:
+                gaps.setdefault(rule, set()).add("/".join(sorted(dists)))
+    return gaps

@@ -73,7 +73,7 @@ def filter_proteins(proteins: pd.DataFrame, settings: FilterSettings) -> tuple[p
 
 def reason_counts(excluded: pd.DataFrame) -> dict[str, int]:
     """Counts by reason kind ('too short', 'too long', 'duplicate sequence')."""
-    kinds = excluded["reason"].str.replace(r" \(.*| of .*", "", regex=True)
+    kinds = excluded["reason"].astype(str).str.replace(r" \(.*| of .*", "", regex=True)
     return {k: int(v) for k, v in kinds.value_counts().sort_index().items()}
 
 

@@ -11,6 +11,7 @@ half-written figure.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,17 +24,107 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .classes import CLASSES, GROUPS
+from .dataset import reason_counts
 from .errors import InputError
 from .io import atomic_path
 from .metrics import GLOBAL_METRICS, row_normalized
+
+log = logging.getLogger(__name__)
 
 DPI = 150
 FORMATS: tuple[str, ...] = ("png", "pdf")
 METRIC_LABELS = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "mcc": "MCC"}
 
 
+def layout_problems(fig: Figure, tolerance: float = 1.0) -> list[str]:
+    """Texts that overlap each other or a legend, or reach outside the figure, after layout.
+
+    Checked on every figure written (`save_figure` logs each problem as a warning, and
+    the workflow tests fail on such warnings), because an unreadable figure is found
+    by a reader, not by a test, otherwise. Tick labels count only for ticks in view.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    tick_labels = set()
+    shown_ticks = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            span = (hi - lo) * 1e-6
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                tick_labels.update((tick.label1, tick.label2))
+                if lo - span <= tick.get_loc() <= hi + span:
+                    shown_ticks += [t for t in (tick.label1, tick.label2) if t.get_visible()]
+    texts = [t for t in fig.findobj(Text) if t not in tick_labels and t.get_visible()] + shown_ticks
+    texts = [t for t in texts if t.get_text().strip()]
+    boxes = [(t, t.get_window_extent(renderer)) for t in texts]
+    shapes = {id(t): _text_outline(t, box, renderer) for t, box in boxes}
+    problems = []
+
+    def overlap(a: Any, b: Any) -> bool:
+        return min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance
+
+    canvas = fig.bbox
+    for t, box in boxes:
+        if (box.x0 < canvas.x0 - tolerance or box.y0 < canvas.y0 - tolerance
+                or box.x1 > canvas.x1 + tolerance or box.y1 > canvas.y1 + tolerance):
+            problems.append(f"text {t.get_text()!r} reaches outside the figure")
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1 :]:
+            if overlap(box_a, box_b) and _polygons_overlap(shapes[id(a)], shapes[id(b)], tolerance):
+                problems.append(f"texts {a.get_text()!r} and {b.get_text()!r} overlap")
+    legends = [lg for lg in [*(ax.get_legend() for ax in fig.axes), *fig.legends] if lg is not None]
+    for legend in legends:
+        own = {id(t) for t in legend.get_texts()} | {id(legend.get_title())}
+        frame = legend.get_window_extent(renderer)
+        for t, box in boxes:
+            if id(t) not in own and overlap(frame, box):
+                problems.append(f"text {t.get_text()!r} overlaps a legend")
+    return problems
+
+
+def _text_outline(text: Any, box: Any, renderer: Any) -> np.ndarray:
+    """Corners of a text's own (possibly rotated) rectangle in display space.
+
+    A rotated label's axis-aligned extent overlaps its neighbours' although the
+    letters do not; the rectangle inscribed in that extent at the text's angle does not.
+    """
+    angle = np.deg2rad(text.get_rotation() % 180)
+    corners = np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
+    if np.isclose(np.sin(2 * angle), 0) or "\n" in text.get_text():
+        return corners
+    width, height, _ = renderer.get_text_width_height_descent(text.get_text(), text.get_fontproperties(), ismath=False)
+    sin, cos = abs(np.sin(angle)), abs(np.cos(angle))
+    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+    if angle < np.pi / 2:  # rising to the right: lowest corner on the bottom edge, height * sin from the left
+        return np.array([[x0 + height * sin, y0], [x1, y0 + width * sin], [x1 - height * sin, y1], [x0, y1 - width * sin]])
+    return np.array([[x0, y0 + height * cos], [x1 - height * sin, y0], [x1, y1 - height * cos], [x0 + height * sin, y1]])
+
+
+def _polygons_overlap(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    """Separating-axis test for two convex polygons, needing more than `tolerance` pixels of overlap."""
+    for poly in (a, b):
+        edges = np.roll(poly, -1, axis=0) - poly
+        for nx, ny in np.column_stack([-edges[:, 1], edges[:, 0]]):
+            norm = np.hypot(nx, ny)
+            if norm == 0:
+                continue
+            pa, pb = a @ (np.array([nx, ny]) / norm), b @ (np.array([nx, ny]) / norm)
+            if min(pa.max(), pb.max()) - max(pa.min(), pb.min()) <= tolerance:
+                return False
+    return True
+
+
 def save_figure(fig: Figure, stem: str | os.PathLike[str]) -> list[Path]:
-    """Write `fig` to `{stem}.png` and `{stem}.pdf` atomically; return both paths."""
+    """Write `fig` to `{stem}.png` and `{stem}.pdf` atomically; return both paths.
+
+    Layout problems (`layout_problems`) are logged as warnings naming the figure.
+    """
+    for problem in layout_problems(fig):
+        log.warning("figure %s: layout: %s", Path(stem).name, problem)
     paths = []
     for fmt in FORMATS:
         dest = Path(f"{os.fspath(stem)}.{fmt}")
@@ -117,9 +208,13 @@ def _grouped_bars(
     ax.legend(fontsize=8, ncols=min(4, len(names) + 1), loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(categories) > 3 else -0.08))
 
 
-def _std_note(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+def _std_note(summaries: Mapping[str, Mapping[str, Any]], fig: Figure) -> str:
+    """What bars, error bars and diamonds mean, wrapped to the figure's width (~12 characters an inch)."""
+    import textwrap
+
     kinds = {s.get("std_kind") for s in summaries.values()} - {None}
-    return f"bars: mean over folds; error bars: {kinds.pop() if len(kinds) == 1 else 'std over folds'}; ◆ pooled"
+    note = f"bars: mean over folds; error bars: {kinds.pop() if len(kinds) == 1 else 'std over folds'}; ◆ pooled"
+    return textwrap.fill(note, width=int(fig.get_figwidth() * 12))
 
 
 def plot_per_class_mcc(summaries: Mapping[str, Mapping[str, Any]], stem: str | os.PathLike[str]) -> list[Path]:
@@ -135,7 +230,7 @@ def plot_per_class_mcc(summaries: Mapping[str, Mapping[str, Any]], stem: str | o
     ax = fig.subplots()
     _grouped_bars(ax, classes, summaries, get)
     ax.set_ylabel("MCC (one vs rest)")
-    ax.set_title("Per-class MCC\n" + _std_note(summaries), fontsize=10)
+    ax.set_title("Per-class MCC\n" + _std_note(summaries, fig), fontsize=10)
     return save_figure(fig, stem)
 
 
@@ -154,7 +249,7 @@ def plot_global_metrics(summaries: Mapping[str, Mapping[str, Any]], stem: str | 
     ax = fig.subplots()
     _grouped_bars(ax, labels, summaries, get)
     ax.set_ylim(min(0, ax.get_ylim()[0]), 1.0)
-    ax.set_title("Global metrics\n" + _std_note(summaries), fontsize=10)
+    ax.set_title("Global metrics\n" + _std_note(summaries, fig), fontsize=10)
     return save_figure(fig, stem)
 
 
@@ -287,8 +382,8 @@ def plot_dataset_overview(
     kept_len = dataset_df["length"].to_numpy(float)
     excl_len = excluded_df["length"].to_numpy(float)
     all_len = np.concatenate([kept_len, excl_len, [min_length - 0.5, max_length + 0.5]])
-    reasons = excluded_df["reason"].astype(str).value_counts()
-    excl_label = f"excluded (n={len(excluded_df)}" + "".join(f"; {r} {n}" for r, n in reasons.items()) + ")"
+    reasons = reason_counts(excluded_df)  # by kind: a reason per record would make a legend wider than the figure
+    excl_label = f"excluded (n={len(excluded_df)})" + "".join(f"\n  {kind}: {n}" for kind, n in reasons.items())
     ax_len.hist([kept_len, excl_len], bins=_length_bins(all_len.min(), all_len.max(), min_length, max_length),
                 stacked=True, color=["tab:green", "tab:grey"], label=[f"kept (n={len(dataset_df)})", excl_label])
     ax_len.axvline(min_length, color="tab:red", linestyle=":", linewidth=1.2, label=f"min length {min_length}")
@@ -297,7 +392,7 @@ def plot_dataset_overview(
     ax_len.set_xlabel("Sequence length (aa, log scale)")
     ax_len.set_ylabel("Proteins")
     ax_len.set_title("Length distribution", fontsize=10)
-    ax_len.legend(fontsize=8, loc="upper left")
+    ax_len.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, never over bars
     return save_figure(fig, stem)
 
 

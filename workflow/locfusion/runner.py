@@ -47,3 +47,19 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
             raise SystemExit(1) from None
         finally:
             sys.stderr = terminal
+            _record_imports(snakemake.rule)
+
+
+# Tests set this to a directory: each job then lists the modules it imported, so that a
+# test can check every rule's conda env provides what the rule's code really uses.
+IMPORT_LOG_ENV = "LOCFUSION_IMPORT_LOG"
+
+
+def _record_imports(rule: str) -> None:
+    folder = os.environ.get(IMPORT_LOG_ENV)
+    if not folder:
+        return
+    names = sorted({name if name.startswith("locfusion") else name.split(".")[0] for name in list(sys.modules)})
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{rule}.{os.getpid()}.txt"), "w") as handle:
+        handle.write("\n".join(names) + "\n")
