@@ -242,6 +242,10 @@ def test_report_builds(demo_run: Path) -> None:
     snakemake(demo_run, "--configfile", "test_config.yaml", "--report", "results/report.html", "--cores", "1")
     html = (demo_run / "results/report.html").read_text(errors="replace")
     assert len(html) > 10000 and "confusion" in html.lower()
+    # The landing page leads with the headline table, before the description and the workflow graph.
+    headline = html.find("Headline: test-fold metrics of every experiment")
+    assert 0 <= headline < html.find("locfusion predicts the subcellular localization"), headline
+    assert html.find("attention", headline) > 0 and "MCC pooled" in html
 
 
 def test_bad_fasta_stops_the_run_with_one_line(tmp_path: Path) -> None:

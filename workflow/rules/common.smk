@@ -18,11 +18,16 @@ from locfusion.cv import (
     validation_folds,
 )  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
+from locfusion.headline import headline_rst  # noqa: E402
 
 try:
     validate_config(config, SCHEMA_PATH)
 except InputError as exc:
     raise WorkflowError(f"invalid configuration: {exc}") from None
+
+# The report's landing page (workflow/report/workflow.rst) leads with the headline table; its
+# template sees only the config, so the table is read here (empty before the comparison exists).
+config["report_headline"] = headline_rst("results/comparison/metrics.tsv")
 
 
 EMBEDDERS = list(config["embedders"])
