@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .classes import CLASSES, GROUPS
+from .classes import CLASSES, GROUPS, REMAP_FROM, REMAP_GROUPS, REMAP_TO
 from .embedders.base import RUNTIME_SPEC_KEYS
 from .errors import InputError
 
@@ -186,8 +186,6 @@ def export_bundle(
         embedders.append({"name": name, "spec": dict(embedder_specs[name]), "provenance": provenance})
     limits = {e["name"]: int(e["provenance"].get("length_limit", -1)) for e in embedders}
 
-    import pandas as pd
-
     from .io import atomic_path, read_id_tsv, write_json
 
     table = read_id_tsv(dataset, usecols=["id", "fold"])
@@ -211,8 +209,6 @@ def export_bundle(
             "best_epoch": int(fold_manifest["best_epoch"]),
             "best_val_mcc": float(fold_manifest["best_val_mcc"]),
         })
-
-    from .metrics import REMAP_FROM, REMAP_GROUPS, REMAP_TO
 
     manifest = {
         "format": BUNDLE_FORMAT,

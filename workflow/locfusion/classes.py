@@ -7,6 +7,10 @@ so that DeepLocPro's files and hand-written FASTA headers map to the same labels
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 CLASSES: tuple[str, ...] = (
     "Cytoplasmic",
     "Cytoplasmic membrane",
@@ -31,6 +35,40 @@ DEEPLOCPRO_LABELS: dict[str, str] = {
     "Cellwall": "Cell wall & surface",
 }
 CANONICAL_TO_DEEPLOCPRO: dict[str, str] = {v: k for k, v in DEEPLOCPRO_LABELS.items()}
+# The spelling DeepLocPro 1.0's predictor writes in its output (columns and labels), in
+# DeepLocPro's column order: `locfusion predict` writes the same, so tables line up.
+DEEPLOCPRO_OUTPUT_NAMES: dict[str, str] = {
+    "Cell wall & surface": "Cell wall & surface",
+    "Extracellular": "Extracellular",
+    "Cytoplasmic": "Cytoplasmic",
+    "Cytoplasmic membrane": "Cytoplasmic Membrane",
+    "Outer membrane": "Outer Membrane",
+    "Periplasmic": "Periplasmic",
+}
+
+# DeepLocPro's post-processing: Gram-positive bacteria and archaea have no outer membrane
+# and no periplasm, so those probabilities move to Extracellular.
+REMAP_GROUPS: tuple[str, ...] = ("positive", "archaea")
+REMAP_FROM: tuple[str, ...] = ("Outer membrane", "Periplasmic")
+REMAP_TO = "Extracellular"
+
+
+def remap_probabilities(probs: np.ndarray, groups: Sequence[str], classes: Sequence[str] = CLASSES) -> np.ndarray:
+    """DeepLocPro's remap on an (n, classes) probability array; `groups` canonical, aligned with rows.
+
+    Returns a new array: for rows of a `REMAP_GROUPS` group the `REMAP_FROM` columns
+    are added to `REMAP_TO` and set to 0; other rows are unchanged. Linear, so the
+    remapped mean of an ensemble is the mean of the remapped members.
+    """
+    classes = list(classes)
+    out = np.array(probs, dtype=np.float64, copy=True)
+    rows = np.isin(np.asarray(groups, dtype=object), REMAP_GROUPS)
+    to = classes.index(REMAP_TO)
+    for name in REMAP_FROM:
+        j = classes.index(name)
+        out[rows, to] += out[rows, j]
+        out[rows, j] = 0.0
+    return out
 
 
 def _key(text: str) -> str:

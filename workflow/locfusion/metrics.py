@@ -27,16 +27,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
-from .classes import CLASSES, GROUPS, normalize_group
+from .classes import CLASSES, GROUPS, normalize_group, remap_probabilities
 from .errors import InputError
 
 GLOBAL_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "mcc")
 STD_KIND = "sample standard deviation over folds (ddof=1)"
-# DeepLocPro's remap: these classes do not exist in cells without an outer membrane.
-REMAP_GROUPS: tuple[str, ...] = ("positive", "archaea")
-REMAP_FROM: tuple[str, ...] = ("Outer membrane", "Periplasmic")
-REMAP_TO = "Extracellular"
-
 
 # ----------------------------------------------------------------------------- encoding
 
@@ -525,13 +520,7 @@ def apply_group_remap(
     bad = np.flatnonzero(canon == None)  # noqa: E711 (elementwise)
     if bad.size:
         raise InputError(f"organism group {raw[bad[0]]!r} (row {bad[0]}) is not one of {', '.join(GROUPS)}")
-    probs = prob_df[classes].to_numpy(dtype=float, copy=True)
-    rows = np.isin(canon, REMAP_GROUPS)
-    to = classes.index(REMAP_TO)
-    for name in REMAP_FROM:
-        j = classes.index(name)
-        probs[rows, to] += probs[rows, j]
-        probs[rows, j] = 0.0
+    probs = remap_probabilities(prob_df[classes].to_numpy(dtype=float), canon, classes)
     out = prob_df.copy()
     out[classes] = probs
     out["predicted"] = np.asarray(classes, dtype=object)[probs.argmax(axis=1)]

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from .dataset import FilterSettings, assign_folds, filter_proteins, proteins_frame, read_dataset, reason_counts
-from .device import resolve_device, resolve_precision
 from .errors import InputError
 from .fasta import read_labelled_fasta
 from .io import read_id_tsv, write_json, write_tsv
@@ -73,6 +72,7 @@ def embed_shard(dataset: str, shards: str, shard: int, embedder_name: str, spec:
                 embed_settings: Mapping[str, Any], filter_settings: Mapping[str, Any], out: str, threads: int) -> None:
     import torch
 
+    from .device import resolve_device, resolve_precision  # torch: only the embed rule's env has it
     from .embedders import RuntimeOptions, build_embedder
     from .store import embed_to_shard
 
@@ -120,6 +120,7 @@ def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]
 def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any], dataset: str,
                           shards: Mapping[str, Sequence[str]], test_fold: int, n_folds: int, checkpoint: str,
                           out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0) -> None:
+    from .device import resolve_precision
     from .store import load_embeddings
     from .training import (ExperimentSpec, ProteinSet, TrainingSettings, fold_split, model_manifest,
                            predict_proba, predictions_frame, save_fold_outputs, train_fold)

@@ -47,13 +47,16 @@ column, not DeepLocPro's. Probabilities have 6 decimals (DeepLocPro: 4).
 
 Organism group (`group`): `any` (default) and `negative` leave the
 probabilities as predicted; `positive` and `archaea` apply DeepLocPro's remap
-(`metrics.apply_group_remap`: Outer membrane and Periplasmic probability moves
+(`classes.remap_probabilities`: Outer membrane and Periplasmic probability moves
 to Extracellular, as such cells have neither), to each fold model's output, so
 that Agreement counts remapped votes. A bundle trained with the organism group as
 input (`use_group`) is given the group of every protein and needs a group other
 than `any`.
 
 Same input, bundle and options give byte-identical files, whatever the chunk size.
+
+This module reads the input, drives the chunks and writes the outputs; what a
+prediction is (embedders, batches, fold models, ensemble) lives in `locfusion.inference`.
 """
 
 from __future__ import annotations
@@ -72,11 +75,20 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .bundle import Bundle, check_embedder, load_bundle, read_manifest, sha256_file
-from .classes import CLASSES, GROUP_INDEX, GROUPS
+from .bundle import load_bundle, read_manifest, sha256_file
+from .classes import CLASSES, DEEPLOCPRO_OUTPUT_NAMES, GROUP_INDEX, GROUPS, REMAP_GROUPS
 from .errors import InputError
 from .fasta import read_plain_fasta
-from .sequence import crop_sequence, effective_limit
+from .inference import (
+    FeatureBatch,
+    build_embedders,
+    embed_batches,
+    ensemble_summary,
+    fold_probabilities,
+    length_limit,
+    plan_chunks,
+)
+from .sequence import crop_sequence
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +99,9 @@ __all__ = [
     "PROBABILITY_COLUMNS",
     "PredictOptions",
     "check_group",
-    "ensemble_summary",
     "predict_proteome",
 ]
 
-# Our canonical class -> the spelling DeepLocPro 1.0's predictor writes (its column and label).
-DEEPLOCPRO_OUTPUT_NAMES: dict[str, str] = {
-    "Cell wall & surface": "Cell wall & surface",
-    "Extracellular": "Extracellular",
-    "Cytoplasmic": "Cytoplasmic",
-    "Cytoplasmic membrane": "Cytoplasmic Membrane",
-    "Outer membrane": "Outer Membrane",
-    "Periplasmic": "Periplasmic",
-}
 # DeepLocPro's column order, and where each column sits in locfusion's CLASSES order.
 PROBABILITY_COLUMNS: tuple[str, ...] = tuple(DEEPLOCPRO_OUTPUT_NAMES.values())
 _COLUMN_CLASS_INDEX = [CLASSES.index(c) for c in DEEPLOCPRO_OUTPUT_NAMES]
@@ -142,126 +144,6 @@ def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.Pa
             f"bundle {bundle_dir} was trained with the organism group as input: give the group of the proteome "
             f"(--group {'|'.join(GROUPS)})"
         )
-
-
-def length_limit(manifest: Mapping[str, Any], embedders: Sequence[Any] = ()) -> int | None:
-    """Residues a protein is cropped to: the length its training embeddings were limited to."""
-    recorded = [int(v) for v in manifest["length"]["embedder_length_limits"].values() if int(v) > 0]
-    limit = min(recorded) if recorded else None
-    for embedder in embedders:
-        limit = effective_limit(limit, embedder.max_residues)
-    return limit
-
-
-# ----------------------------------------------------------------------------- compute
-
-
-class _Batch:
-    """One batch's float16 features in the shape `training.predict_proba` reads (no labels)."""
-
-    def __init__(self, features: list[list[Any]], lengths: Sequence[int], group_index: int) -> None:
-        import torch
-
-        self.features = features
-        self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.groups = torch.full((len(lengths),), group_index, dtype=torch.long)
-        self._padded: tuple[bytes, tuple[list[Any], Any, None, Any]] | None = None
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def batch(self, indices: np.ndarray) -> tuple[list[Any], Any, None, Any]:
-        """Padded float32 inputs; padded once and reused by every fold model (the models do not modify them)."""
-        import torch
-
-        from .batching import pad_batch
-
-        key = np.asarray(indices).tobytes()
-        if self._padded is None or self._padded[0] != key:
-            idx = torch.as_tensor(indices, dtype=torch.long)
-            inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
-            self._padded = (key, (inputs, torch.as_tensor(self.lengths[indices]), None, self.groups[idx]))
-        return self._padded[1]
-
-
-def plan_chunks(lengths: Sequence[int], tokens_per_batch: int, chunk_size: int) -> list[list[list[int]]]:
-    """Protein indices as chunks of batches.
-
-    Batches are planned once over the whole input (`store.length_batches`:
-    length-sorted, longest first, within `tokens_per_batch` padded residues), so
-    every protein meets the same batch mates, the same padding and so the same
-    arithmetic whatever the chunk size: the output does not depend on it. Chunks
-    take whole consecutive batches up to `chunk_size` proteins (a batch with more
-    proteins than that is a chunk of its own).
-    """
-    from .store import length_batches
-
-    chunks: list[list[list[int]]] = []
-    current: list[list[int]] = []
-    count = 0
-    for batch in length_batches(lengths, tokens_per_batch):
-        if current and count + len(batch) > chunk_size:
-            chunks.append(current)
-            current, count = [], 0
-        current.append(batch)
-        count += len(batch)
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def embed_batches(embedders: Sequence[Any], batches: Sequence[Sequence[int]], ids: Sequence[str],
-                  seqs: Mapping[int, str]) -> dict[int, list[Any]]:
-    """Protein index -> one float16 (L, D) tensor per embedder, cast as the training shards store them."""
-    import torch
-
-    from .store import _to_float16
-
-    features: dict[int, list[Any]] = {i: [] for batch in batches for i in batch}
-    for embedder in embedders:  # one embedder over the whole chunk, then the next
-        for batch in batches:
-            arrays = embedder.embed_batch([seqs[i] for i in batch])
-            if len(arrays) != len(batch):
-                raise RuntimeError(f"embedder '{embedder.name}' returned {len(arrays)} arrays for {len(batch)} sequences")
-            for i, arr in zip(batch, arrays, strict=True):
-                features[i].append(torch.from_numpy(_to_float16(embedder, ids[i], arr, len(seqs[i]))))
-    return features
-
-
-def fold_probabilities(bundle: Bundle, batch: _Batch, precision: str) -> np.ndarray:
-    """(folds, proteins, classes) probabilities of every fold model for one batch, CLASSES order."""
-    from .training import predict_proba
-
-    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group) for model in bundle.models])
-
-
-def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray]:
-    """Ensemble of (folds, n, C) probabilities: remap (positive, archaea), mean, top class, agreement.
-
-    The remap is applied to each fold's probabilities before averaging (it is
-    linear, so the mean is the remapped mean) so that each fold's vote is the
-    class it would predict under the same rule.
-    """
-    import pandas as pd
-
-    from .metrics import REMAP_GROUPS, apply_group_remap
-
-    fold_probs = np.asarray(fold_probs, dtype=np.float64)
-    if group in REMAP_GROUPS:
-        n = fold_probs.shape[1]
-        fold_probs = np.stack([
-            apply_group_remap(pd.DataFrame(p, columns=list(CLASSES)), [group] * n)[list(CLASSES)].to_numpy()
-            for p in fold_probs
-        ])
-    mean = fold_probs.mean(axis=0)
-    top = mean.argmax(axis=1)
-    votes = fold_probs.argmax(axis=2)  # (folds, n)
-    return {
-        "probabilities": mean,
-        "predicted": top,
-        "confidence": mean[np.arange(len(top)), top],
-        "agreement": (votes == top[None, :]).mean(axis=0),
-    }
 
 
 # ----------------------------------------------------------------------------- output
@@ -338,42 +220,6 @@ def plot_class_distribution(counts: Mapping[str, int], stem: str | os.PathLike[s
 # ----------------------------------------------------------------------------- driver
 
 
-def embedder_precision(requested: str, recorded: str | None, device: str) -> str:
-    """`auto`: the precision the bundle's embeddings were made at, when this device can run it.
-
-    The models learned from those exact numbers; bf16 and fp32 embeddings of a
-    protein language model differ by more than the fold models' rounding. Other
-    choices, or a recorded precision this device lacks (fp16 on a CPU), resolve
-    as in the embed rule.
-    """
-    from .device import resolve_precision
-
-    if requested != "auto":
-        return resolve_precision(requested, device)
-    if recorded in ("fp32", "bf16") or (recorded == "fp16" and device.startswith("cuda")):
-        return str(recorded)
-    return resolve_precision("auto", device)
-
-
-def build_embedders(bundle_dir: str | os.PathLike[str], manifest: Mapping[str, Any], options: PredictOptions,
-                    embedder_specs: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
-    """The bundle's embedders, built now (from the bundle's specs unless overridden) and checked against it."""
-    from .device import resolve_device
-    from .embedders import RuntimeOptions, build_embedder
-
-    device = resolve_device(options.device)
-    embedders = []
-    for entry in manifest["embedders"]:
-        name = entry["name"]
-        precision = embedder_precision(options.precision, entry["provenance"].get("precision"), device)
-        runtime = RuntimeOptions(device=device, precision=precision, threads=options.threads)
-        spec = dict((embedder_specs or {}).get(name) or entry["spec"])
-        embedder = build_embedder(name, spec, runtime)
-        check_embedder(bundle_dir, entry["provenance"], embedder)
-        embedders.append(embedder)
-    return embedders
-
-
 def predict_proteome(
     fasta: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -397,7 +243,6 @@ def predict_proteome(
     import torch
 
     from .device import resolve_precision
-    from .metrics import REMAP_GROUPS
 
     out_dir = Path(out_dir)
     paths = {k: Path(outputs[k]) if outputs and k in outputs else out_dir / v for k, v in OUTPUT_FILES.items()}
@@ -428,7 +273,7 @@ def predict_proteome(
         seqs = {i: records[i][1] if limit is None else crop_sequence(records[i][1], limit) for b in batches for i in b}
         features = embed_batches(embedders, batches, ids, seqs)
         for batch in batches:
-            data = _Batch([[features[i][e] for i in batch] for e in range(len(embedders))],
+            data = FeatureBatch([[features[i][e] for i in batch] for e in range(len(embedders))],
                           [lengths[i] for i in batch], group_index)
             result = ensemble_summary(fold_probabilities(bundle, data, precision), options.group)
             probabilities[batch] = result["probabilities"]

@@ -67,6 +67,7 @@ __all__ = [
     "load_embeddings",
     "open_shards",
     "plan_shards",
+    "to_float16",
 ]
 
 FORMAT = "locfusion-embeddings"
@@ -242,7 +243,7 @@ def embed_to_shard(
                         f"embedder '{embedder.name}' returned {len(outputs)} arrays for a batch of {len(batch)}"
                     )
                 for i, out in zip(batch, outputs, strict=True):
-                    data = _to_float16(embedder, ids[i], out, lengths[i])
+                    data = to_float16(embedder, ids[i], out, lengths[i])
                     dset = group.create_dataset(names[i], data=data, chunks=data.shape, fletcher32=True)
                     _set_attrs(
                         dset.attrs,
@@ -274,7 +275,12 @@ def _too_long_message(rid: str, n: int, embedder: Embedder, max_length: int | No
     return f"record '{rid}': {n} residues, {why}, under long_policy '{policy}' ({fix}, or use long_policy 'crop')"
 
 
-def _to_float16(embedder: Embedder, rid: str, out: Any, length: int) -> np.ndarray:
+def to_float16(embedder: Embedder, rid: str, out: Any, length: int) -> np.ndarray:
+    """An embedder's (length, dim) output as stored: float16, shape checked, non-finite refused.
+
+    Prediction casts through this too, so a new proteome's embeddings carry the
+    same rounding as the training shards the models learned from.
+    """
     arr = np.asarray(out)
     if arr.shape != (length, embedder.dim):
         raise RuntimeError(
