@@ -200,3 +200,21 @@ def test_bad_profile_moments_fail_config_validation(moments: list) -> None:
     config["embedders"][name]["moments"] = moments
     with pytest.raises(InputError, match=rf"config key 'embedders\.{name}\.moments"):
         validate_config(config)
+
+
+def test_settings_take_their_defaults_from_the_schema() -> None:
+    """One home for defaults: the schema. The dataclasses read it, so they cannot drift apart."""
+    import yaml
+
+    from locfusion.config import SCHEMA_PATH
+    from locfusion.dataset import FilterSettings
+    from locfusion.homology import AuditSettings
+    from locfusion.sequence import FILTER_LONG_POLICIES
+    from locfusion.training import TrainingSettings
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())["properties"]
+    for section, settings in (("training", TrainingSettings()), ("filter", FilterSettings()), ("audit", AuditSettings())):
+        for key, value in vars(settings).items():
+            expected = schema[section]["properties"]["seeds" if key == "seed" else key]["default"]
+            assert value == (expected[0] if key == "seed" else expected), (section, key)
+    assert tuple(schema["filter"]["properties"]["long_policy"]["enum"]) == FILTER_LONG_POLICIES

@@ -21,7 +21,8 @@ import pytest
 
 from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
 
-from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle, sha256_file
+from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle
+from locfusion.io import sha256_file
 from locfusion.classes import CLASSES
 from locfusion.errors import InputError
 from locfusion.predict import DEEPLOCPRO_OUTPUT_NAMES, OUTPUT_COLUMNS, PROBABILITY_COLUMNS, PredictOptions, predict_proteome

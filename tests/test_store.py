@@ -20,10 +20,8 @@ from locfusion.store import (
     dataset_name,
     embed_to_shard,
     id_from_dataset_name,
-    iter_embeddings,
     length_batches,
     load_embeddings,
-    open_shards,
     plan_shards,
 )
 
@@ -153,7 +151,7 @@ def test_round_trip_float16(tmp_path: Path, blosum: Embedder) -> None:
         want = blosum.embed_batch([seq])[0]
         assert loaded[rid].dtype == np.float16 and loaded[rid].shape == want.shape
         np.testing.assert_array_equal(loaded[rid], want.astype(np.float16))
-    with open_shards([path]) as reader:
+    with EmbeddingReader([path]) as reader:
         assert reader.dim == 20 and len(reader) == 5 and "P0" in reader and "nope" not in reader
         assert reader.provenance["embedder"] == "blosum" and reader.provenance["kind"] == "blosum62"
         assert reader.provenance["policy"] == "drop" and reader.provenance["max_length"] == 1000
@@ -168,7 +166,8 @@ def test_round_trip_float16(tmp_path: Path, blosum: Embedder) -> None:
         # Streaming: storage order is longest first; a subset comes in the order asked.
         assert reader.ids == ["P3", "P1", "P4", "P0", "P2"]
         assert [pid for pid, _ in reader.iter(["P2", "P0"])] == ["P2", "P0"]
-    assert [pid for pid, _ in iter_embeddings([path], ["P4"])] == ["P4"]
+    with EmbeddingReader([path]) as reader:
+        assert [pid for pid, _ in reader.iter(["P4"])] == ["P4"]
     with pytest.raises(InputError, match="1 protein.*no embedding.*P9"):
         load_embeddings([path], ["P0", "P9"])
 
@@ -181,7 +180,7 @@ def test_long_protein_cropped(tmp_path: Path) -> None:
     model = LimitedEmbedder()
     path = tmp_path / "s.h5"
     embed_to_shard(model, recs, path, tokens_per_batch=2048, max_length=2000, long_policy="crop", progress=False)
-    with open_shards([path]) as reader:
+    with EmbeddingReader([path]) as reader:
         emb = reader["long"]
         assert emb.shape == (1022, 3)
         assert reader.attrs("long") == {
@@ -421,7 +420,7 @@ def test_unusable_shards_refused(tmp_path: Path, blosum: Embedder) -> None:
     # The same protein in two shards.
     embed_to_shard(blosum, [("P1", "MKV")], tmp_path / "dup.h5", 100, None, "crop", progress=False)
     with pytest.raises(InputError, match="'P1' is stored twice"):
-        open_shards([good, tmp_path / "dup.h5"])
+        EmbeddingReader([good, tmp_path / "dup.h5"])
     # Shards from different embedders do not mix.
     other = tmp_path / "other.h5"
     embed_to_shard(build_embedder("oh", {"kind": "onehot"}), [("P3", "MKV")], other, 100, None, "crop", progress=False)

@@ -47,7 +47,6 @@ differ from those now built on the keys that define the representation.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -60,6 +59,7 @@ from . import __version__
 from .classes import CLASSES, GROUPS, REMAP_FROM, REMAP_GROUPS, REMAP_TO
 from .embedders.base import RUNTIME_SPEC_KEYS
 from .errors import InputError
+from .io import sha256_file
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -73,7 +73,6 @@ __all__ = [
     "model_file",
     "load_bundle",
     "read_manifest",
-    "sha256_file",
 ]
 
 BUNDLE_FORMAT = "locfusion-bundle"
@@ -99,14 +98,6 @@ _LOCATION_KEYS = frozenset({"spec.model", "spec.weights"})
 def model_file(seed: int, test_fold: int, val_fold: int) -> str:
     """File name of one bundled model."""
     return f"seed_{seed}_fold_{test_fold}_val_{val_fold}.safetensors"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------- export

@@ -7,6 +7,7 @@ so a mistake is reported the same way everywhere: one line naming the key.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,19 @@ from .embedders import check_spec_keys
 from .errors import InputError, number_as_text_hint
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+
+
+@functools.lru_cache(maxsize=None)
+def schema_defaults(section: str) -> dict[str, Any]:
+    """The schema's default for each key of a config section.
+
+    The schema is the one home of defaults: the settings dataclasses (training,
+    filter, audit) take theirs from here, so a default changed in the schema
+    changes the library's too, and the two cannot disagree.
+    """
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    properties = schema["properties"][section]["properties"]
+    return {key: copy.deepcopy(sub["default"]) for key, sub in properties.items() if "default" in sub}
 
 
 def _with_defaults(validator_class: type[jsonschema.protocols.Validator]) -> type[jsonschema.protocols.Validator]:
@@ -151,15 +165,3 @@ def configured_peers(config: Mapping[str, Any]) -> list[str]:
     if config.get("psortb", {}).get("enabled"):
         peers.append(PSORTB)
     return peers
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file and validate it."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found")
-    with open(path) as handle:
-        config = yaml.safe_load(handle) or {}
-    if not isinstance(config, dict):
-        raise InputError(f"{path}: config must be a YAML mapping")
-    return validate_config(config)

@@ -13,27 +13,31 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from .config import schema_defaults
 from .errors import InputError
 from .fasta import LabelledProtein
 from .io import read_id_tsv
+from .sequence import FILTER_LONG_POLICIES
 
 PROTEIN_COLUMNS = ["id", "label", "group", "fold", "length", "sequence", "raw_label", "raw_group"]
 EXCLUDED_COLUMNS = ["id", "label", "group", "fold", "length", "reason"]
-LONG_POLICIES = ("drop", "crop")
+_DEFAULTS = schema_defaults("filter")
 
 
 @dataclass(frozen=True)
 class FilterSettings:
-    """The study's filter: 40 <= length <= 1000, duplicate sequences removed."""
+    """The `filter:` section (defaults: the schema's, the study's 40 <= length <= 1000, duplicates removed)."""
 
-    min_length: int = 40
-    max_length: int = 1000
-    long_policy: str = "drop"  # drop: exclude; crop: keep (embedding keeps N- and C-terminal halves)
-    deduplicate: bool = True
+    min_length: int = _DEFAULTS["min_length"]
+    max_length: int = _DEFAULTS["max_length"]
+    long_policy: str = _DEFAULTS["long_policy"]  # drop: exclude; crop: keep (embedding keeps N- and C-terminal halves)
+    deduplicate: bool = _DEFAULTS["deduplicate"]
 
     def __post_init__(self) -> None:
-        if self.long_policy not in LONG_POLICIES:
-            raise InputError(f"filter.long_policy '{self.long_policy}' must be one of {', '.join(LONG_POLICIES)}")
+        if self.long_policy not in FILTER_LONG_POLICIES:
+            raise InputError(
+                f"filter.long_policy '{self.long_policy}' must be one of {', '.join(FILTER_LONG_POLICIES)}"
+            )
         if not 0 < self.min_length <= self.max_length:
             raise InputError(f"filter: need 0 < min_length ({self.min_length}) <= max_length ({self.max_length})")
 

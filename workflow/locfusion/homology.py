@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import schema_defaults
 from .errors import InputError
 from .training import fold_split
 
@@ -55,15 +56,18 @@ AUDIT_COLUMNS = [
 ]
 
 
+_DEFAULTS = schema_defaults("audit")
+
+
 @dataclass(frozen=True)
 class AuditSettings:
-    """Thresholds and search settings of the audit (config `audit:`)."""
+    """Thresholds and search settings of the audit (config `audit:`; defaults: the schema's)."""
 
-    min_identity: float = 0.3
-    min_coverage: float = 0.5
-    sensitivity: float = 7.5
-    evalue: float = 1e-3
-    threads: int = 1
+    min_identity: float = _DEFAULTS["min_identity"]
+    min_coverage: float = _DEFAULTS["min_coverage"]
+    sensitivity: float = _DEFAULTS["sensitivity"]
+    evalue: float = _DEFAULTS["evalue"]
+    threads: int = _DEFAULTS["threads"]
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> AuditSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import tempfile
@@ -68,6 +69,15 @@ def read_id_tsv(path: str | os.PathLike[str], text_columns: tuple[str, ...] = ("
     """
     dtype = {column: str for column in text_columns} | dict(kwargs.pop("dtype", {}))
     return pd.read_csv(path, sep="\t", dtype=dtype, keep_default_na=False, **kwargs)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in 4 MiB blocks (the one checksum helper)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:

@@ -141,11 +141,6 @@ def _as_float(value: Any) -> float:
     return np.nan if value is None else float(value)
 
 
-def _clean(value: float) -> float | None:
-    """NaN -> None so that summaries are valid JSON."""
-    return None if not np.isfinite(value) else float(value)
-
-
 def _mean_std(values: Sequence[Any]) -> tuple[float | None, float | None]:
     arr = np.array([_as_float(v) for v in values], dtype=float)
     arr = arr[np.isfinite(arr)]

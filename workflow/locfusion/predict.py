@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .bundle import load_bundle, read_manifest, sha256_file
+from .bundle import load_bundle, read_manifest
 from .classes import CLASSES, DEEPLOCPRO_OUTPUT_NAMES, GROUP_INDEX, GROUPS, REMAP_GROUPS
 from .errors import InputError
 from .fasta import read_plain_fasta
@@ -88,6 +88,7 @@ from .inference import (
     length_limit,
     plan_chunks,
 )
+from .io import sha256_file
 from .sequence import crop_sequence
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from .errors import InputError
 
 __all__ = [
     "EXTRA_AA",
+    "FILTER_LONG_POLICIES",
     "LONG_POLICIES",
     "STANDARD_AA",
     "VALID_AA",
@@ -25,7 +26,8 @@ __all__ = [
 # What to do with a protein longer than the limit: "drop" it at the filter step (the
 # study), "crop" it to its N- and C-terminal halves (keeps both targeting signals:
 # N-terminal signal peptides / anchors and C-terminal sorting motifs), or stop ("error").
-LONG_POLICIES: tuple[str, ...] = ("drop", "crop", "error")
+FILTER_LONG_POLICIES: tuple[str, ...] = ("drop", "crop")  # the dataset filter's choices (config filter.long_policy)
+LONG_POLICIES: tuple[str, ...] = (*FILTER_LONG_POLICIES, "error")  # embedding also may refuse outright
 
 _ALLOWED_TEXT = f"the 20 standard amino acids and {', '.join(EXTRA_AA)}"
 _NUCLEOTIDES = frozenset("ACGTUN")

@@ -62,10 +62,8 @@ __all__ = [
     "dataset_name",
     "embed_to_shard",
     "id_from_dataset_name",
-    "iter_embeddings",
     "length_batches",
     "load_embeddings",
-    "open_shards",
     "plan_shards",
     "to_float16",
 ]
@@ -473,11 +471,6 @@ def _attrs_dict(attrs: h5py.AttributeManager) -> dict[str, Any]:
     return out
 
 
-def open_shards(paths: Sequence[str | os.PathLike[str]]) -> EmbeddingReader:
-    """Open an embedding set for reading (see `EmbeddingReader`)."""
-    return EmbeddingReader(paths)
-
-
 def load_embeddings(paths: Sequence[str | os.PathLike[str]], ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
     """Preload float16 embeddings into memory (training): all proteins, or exactly `ids`.
 
@@ -485,14 +478,6 @@ def load_embeddings(paths: Sequence[str | os.PathLike[str]], ids: Iterable[str] 
     """
     with EmbeddingReader(paths) as reader:
         return dict(reader.iter(ids))
-
-
-def iter_embeddings(
-    paths: Sequence[str | os.PathLike[str]], ids: Iterable[str] | None = None
-) -> Iterator[tuple[str, np.ndarray]]:
-    """Stream (id, float16 array) pairs without holding the set in memory (prediction)."""
-    with EmbeddingReader(paths) as reader:
-        yield from reader.iter(ids)
 
 
 # --------------------------------------------------------------------------- checking

@@ -29,6 +29,7 @@ from torch import nn
 from . import __version__
 from .batching import make_batches, pad_batch
 from .classes import CLASS_INDEX, CLASSES, GROUP_INDEX, GROUPS, N_CLASSES
+from .config import schema_defaults
 from .device import TORCH_DTYPES, resolve_precision
 from .errors import InputError
 from .io import atomic_path, write_json, write_tsv
@@ -38,24 +39,27 @@ from .models import build_model
 log = logging.getLogger(__name__)
 
 
+_DEFAULTS = schema_defaults("training")
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
-    """The `training:` section of the config (defaults: the study)."""
+    """The `training:` section of the config (defaults: the schema's, i.e. the study's)."""
 
-    epochs: int = 50
-    patience: int = 15
-    batch_size: int = 32
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    t0: int = 10
-    t_mult: int = 2
-    grad_clip: float = 1.0
-    loss: str = "cross_entropy"
-    focal_gamma: float = 2.0
-    class_weights: bool = True
-    precision: str = "fp32"
-    bucketed_batches: bool = True
-    seed: int = 42
+    epochs: int = _DEFAULTS["epochs"]
+    patience: int = _DEFAULTS["patience"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    t0: int = _DEFAULTS["t0"]
+    t_mult: int = _DEFAULTS["t_mult"]
+    grad_clip: float = _DEFAULTS["grad_clip"]
+    loss: str = _DEFAULTS["loss"]
+    focal_gamma: float = _DEFAULTS["focal_gamma"]
+    class_weights: bool = _DEFAULTS["class_weights"]
+    precision: str = _DEFAULTS["precision"]
+    bucketed_batches: bool = _DEFAULTS["bucketed_batches"]
+    seed: int = _DEFAULTS["seeds"][0]  # one run's seed; the config's `seeds` lists them all
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TrainingSettings:

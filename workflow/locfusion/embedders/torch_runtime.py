@@ -18,6 +18,7 @@ import torch
 
 from ..device import TORCH_DTYPES
 from ..errors import InputError
+from ..io import sha256_file
 from .base import VALID_AA, RuntimeOptions
 
 
@@ -98,11 +99,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)  # size and mtime in the key: a replaced file is hashed again
 
 
 def directory_sha256(path: str | os.PathLike[str], suffixes: tuple[str, ...]) -> str:
