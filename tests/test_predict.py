@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_utils import REPO, copy_workflow, demo_config, job_counts, snakemake, write_config
+from workflow_utils import REPO, copy_workflow, demo_config, job_counts, rule_env_gaps, snakemake, write_config
 
 from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle
 from locfusion.io import sha256_file
@@ -221,6 +221,13 @@ def test_workflow_exports_a_self_describing_bundle(workflow_run: Path, bundle: P
         assert f["val_fold"] == (f["test_fold"] + 1) % 5
     assert manifest["training"]["epochs"] == 2
     assert (workflow_run / "results/logs/export_bundle/ap.log").exists()
+
+
+@pytest.mark.slow
+def test_every_rule_env_provides_what_its_code_imports(workflow_run: Path) -> None:
+    """Rule predict (and the training rules before it) under --use-conda: each env has what the code imports."""
+    assert "predict" in {p.name.split(".")[0] for p in (workflow_run / ".import_log").glob("*.txt")}
+    assert rule_env_gaps(workflow_run) == {}
 
 
 @pytest.mark.slow

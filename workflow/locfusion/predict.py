@@ -288,9 +288,7 @@ def predict_proteome(
             log.info("chunk %d/%d: %d/%d proteins (%.1f proteins/s)", c, len(chunks), done, n, done / max(elapsed, 1e-9))
 
     cropped = np.array([lengths[i] < len(records[i][1]) for i in range(n)], dtype=bool)
-    from .plots import FORMATS as PLOT_FORMATS
-
-    clear_previous_outputs([*paths.values(), *(out_dir / f"{PLOT_STEM}.{ext}" for ext in PLOT_FORMATS)])
+    clear_previous_outputs([*paths.values(), *sorted(out_dir.glob(f"{PLOT_STEM}.*"))])
     rows = (_row(ids[i], bool(cropped[i]), probabilities[i], int(top[i]), confidence[i], agreement[i]) for i in range(n))
     write_tables({"tsv": paths["tsv"], "csv": paths["csv"]}, rows)
     counts = Counter(DEEPLOCPRO_OUTPUT_NAMES[CLASSES[int(k)]] for k in top)

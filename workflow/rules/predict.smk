@@ -81,7 +81,7 @@ rule predict:
         # Only the configured proteome (no name matches when predict.fasta is null).
         name=re.escape(PREDICT_NAME) if PREDICT["fasta"] else "(?!)",
     conda:
-        "../../envs/embed.yaml"
+        "../../envs/predict.yaml"
     threads: PREDICT["threads"]
     resources:
         mem_mb=attempt_scaled(PREDICT["mem_mb"]),
