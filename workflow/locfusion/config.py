@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from .classes import DEEPLOCPRO, PSORTB
-from .embedders import check_spec_keys
+from .embedders import available_kinds, check_spec_keys
 from .errors import InputError, number_as_text_hint
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -53,8 +53,19 @@ _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema, with the embedder kinds and model kinds filled in from their registries.
+
+    The YAML file lists neither: a new embedder or model is its module plus its one
+    registration line, and the schema accepts it (no torch is imported to list them).
+    """
+    from .models.registry import available_models
+
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        schema = yaml.safe_load(handle)
+    properties = schema["properties"]
+    properties["embedders"]["additionalProperties"]["properties"]["kind"]["enum"] = available_kinds()
+    properties["experiments"]["additionalProperties"]["properties"]["model"]["enum"] = list(available_models())
+    return schema
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

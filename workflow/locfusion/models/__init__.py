@@ -12,14 +12,16 @@ other proteins in its batch.
 
 from __future__ import annotations
 
-from . import attention_pooling, fusion  # noqa: F401  (registers the built-in kinds)
-from .attention_pooling import ATTENTION_POOLING_DEFAULTS, AttentionPoolingNetwork
-from .fusion import FUSION_DEFAULTS, FusionNetwork
-from .registry import build_model, count_parameters, default_params, register_model, registered_kinds
+from typing import Any
 
-MODEL_KINDS: tuple[str, ...] = registered_kinds()
-# Default hyperparameters per kind, for the config schema and docs.
-MODEL_DEFAULTS: dict[str, dict] = {kind: default_params(kind) for kind in MODEL_KINDS}
+from .registry import (
+    available_models,
+    build_model,
+    count_parameters,
+    default_params,
+    register_model,
+    registered_kinds,
+)
 
 __all__ = [
     "ATTENTION_POOLING_DEFAULTS",
@@ -28,8 +30,30 @@ __all__ = [
     "MODEL_KINDS",
     "AttentionPoolingNetwork",
     "FusionNetwork",
+    "available_models",
     "build_model",
     "count_parameters",
     "default_params",
     "register_model",
+    "registered_kinds",
 ]
+
+_LAZY = {
+    "ATTENTION_POOLING_DEFAULTS": "attention_pooling",
+    "AttentionPoolingNetwork": "attention_pooling",
+    "FUSION_DEFAULTS": "fusion",
+    "FusionNetwork": "fusion",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The model classes and tables, imported (with torch) on first access, not with the package."""
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    if name == "MODEL_KINDS":
+        return registered_kinds()
+    if name == "MODEL_DEFAULTS":  # default hyperparameters per kind, for docs; a fresh copy each time
+        return {kind: default_params(kind) for kind in registered_kinds()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,16 +9,26 @@ instead of silently training the default model.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, number_as_text_hint
 
-# A model class is built as cls(input_dims, params, n_classes, n_groups).
-ModelFactory = Callable[[Sequence[int], Mapping[str, Any], int, int], nn.Module]
+if TYPE_CHECKING:  # torch only when a model is built: config validation lists the kinds without it
+    import torch.nn as nn
+
+# A model class is built as cls(input_dims, params, n_classes, n_groups) and returns an nn.Module.
+ModelFactory = Callable[[Sequence[int], Mapping[str, Any], int, int], Any]
+
+# Built-in kinds and the module (in this package) that registers each: imported on first use, so
+# that the config schema can list every kind (`available_models`) without importing torch. A new
+# model is one module with `@register_model(kind, defaults)` plus one line here.
+_BUILTINS: dict[str, str] = {
+    "attention_pooling": "attention_pooling",
+    "fusion": "fusion",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,15 @@ def register_model(
     return decorate
 
 
+def available_models() -> tuple[str, ...]:
+    """Every model kind a config may name: the built-ins and any registered since."""
+    return tuple(sorted(set(_BUILTINS) | set(_REGISTRY)))
+
+
 def registered_kinds() -> tuple[str, ...]:
+    """Every model kind, each module imported (registered)."""
+    for kind in available_models():
+        _spec(kind)
     return tuple(sorted(_REGISTRY))
 
 
@@ -127,6 +145,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _spec(kind: str) -> ModelSpec:
+    if kind not in _REGISTRY and kind in _BUILTINS:
+        importlib.import_module(f"{__package__}.{_BUILTINS[kind]}")
     if kind not in _REGISTRY:
-        raise InputError(f"unknown model kind '{kind}' (known: {', '.join(registered_kinds())})")
+        raise InputError(f"unknown model kind '{kind}' (known: {', '.join(available_models())})")
     return _REGISTRY[kind]
