@@ -416,7 +416,8 @@ def test_refuses_a_bundle_whose_embedder_differs(tmp_path: Path) -> None:
 
 def test_embedder_identity_keys() -> None:
     recorded = {"kind": "esm2", "dim": 1280, "layer": 33, "spec.model": "/data/esm2_t33_650M_UR50D.pt",
-                "spec.layer": 33, "checkpoint_sha256": "a" * 64, "precision": "bf16", "fair_esm_version": "2.0.0"}
+                "spec.layer": 33, "checkpoint_sha256": "a" * 64, "precision": "bf16", "fair_esm_version": "2.0.0",
+                "identity_keys": "layer"}
     now = {**recorded, "spec.model": "esm2_t33_650M_UR50D", "precision": "fp32", "fair_esm_version": "2.0.1"}
     assert embedder_identity(recorded, now) == []  # location, precision and versions do not define the embedding
     # tokens per batch is speed, not numbers: a bundle made on a CPU with 1,024 predicts with 16,384 on a GPU
@@ -424,7 +425,13 @@ def test_embedder_identity_keys() -> None:
     assert embedder_identity({**recorded, "spec.tokens_per_batch": 1024}, now) == []
     assert [d.split(":")[0] for d in embedder_identity(recorded, {**now, "layer": 30, "spec.layer": 30})] == ["layer", "spec.layer"]
     assert embedder_identity(recorded, {**now, "checkpoint_sha256": "b" * 64})[0].startswith("checkpoint_sha256")
-    assert embedder_identity({"kind": "physchem", "dim": 2, "columns": "kd,hw"}, {"kind": "physchem", "dim": 2, "columns": "kd,em"})
+    physchem = {"kind": "physchem", "dim": 2, "columns": "kd,hw", "identity_keys": "columns"}
+    assert embedder_identity(physchem, {**physchem, "columns": "kd,em"})
+    # Only what a kind declares is identity; shards made before `identity_keys` was recorded are
+    # still compared on what the embedder built now declares.
+    undeclared = {**physchem, "identity_keys": ""}
+    assert embedder_identity(undeclared, {**undeclared, "columns": "kd,em"}) == []
+    assert embedder_identity({k: v for k, v in physchem.items() if k != "identity_keys"}, {**physchem, "columns": "x"})
 
 
 def test_tampered_fold_file_is_refused(group_bundle: Path, tmp_path: Path) -> None:

@@ -85,11 +85,10 @@ PREDICT_LONG_POLICY = "crop"
 _NOT_PROVENANCE = frozenset(
     {"format", "complete", "shard", "n_proteins", "n_residues", "n_cropped", "tokens_per_batch", "locfusion_version"}
 )
-# Provenance keys that define the representation (besides every `spec.*` key and
-# every weights checksum): two embedders that agree on these give the same numbers
-# for the same sequence. Always compared, then compared when both sides record them.
+# Provenance keys that define the representation of every embedder (besides every `spec.*`
+# key and every weights checksum); each kind adds its own (`Embedder.identity_keys`, recorded
+# in provenance as `identity_keys`), compared when both sides record them.
 _ALWAYS_KEYS = ("kind", "dim")
-_IF_RECORDED_KEYS = ("columns", "layer", "n_cells", "model_revision")
 # Spec keys that only say where weights live; when both sides record a weights
 # checksum, the checksum decides and the location may differ between machines.
 _LOCATION_KEYS = frozenset({"spec.model", "spec.weights"})
@@ -391,8 +390,8 @@ def _embedded_manifest(path: Path) -> dict[str, Any]:
 def embedder_identity(provenance: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
     """Keys on which two provenances of the same embedder disagree, as 'key: recorded vs now'.
 
-    Compared: kind and dim always; `columns`, `layer`, `n_cells`, `model_revision`
-    when both record them; every `spec.*` key recorded on either side but the runtime knobs
+    Compared: kind and dim always; the keys the embedder kind declares (`identity_keys`: e.g.
+    `columns`, `layer`, `n_cells`, `model_revision`) when both record them; every `spec.*` key recorded on either side but the runtime knobs
     (`RUNTIME_SPEC_KEYS`: speed, not numbers); every `*_sha256` recorded on both. When both record a weights checksum and it matches, the spec keys that
     only locate the weights (`spec.model`, `spec.weights`) may differ.
     """
@@ -403,7 +402,8 @@ def embedder_identity(provenance: Mapping[str, Any], other: Mapping[str, Any]) -
     for key in _ALWAYS_KEYS:
         if norm(provenance.get(key)) != norm(other.get(key)):
             diffs.append(key)
-    for key in _IF_RECORDED_KEYS:
+    declared = {k for side in (provenance, other) for k in str(side.get("identity_keys") or "").split(",") if k}
+    for key in sorted(declared):
         if key in provenance and key in other and norm(provenance[key]) != norm(other[key]):
             diffs.append(key)
     checksums = sorted(k for k in provenance if k.endswith("_sha256") and k in other)

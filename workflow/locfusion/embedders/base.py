@@ -43,6 +43,9 @@ class Embedder(abc.ABC):
     kind: str = ""
     dim: int = 0
     max_residues: int | None = None
+    # Provenance keys (beyond kind, dim, spec.* and any *_sha256 checksum) that define the numbers:
+    # a bundle refuses an embedder that disagrees on one (e.g. ESM-2's layer). Declared per kind.
+    identity_keys: tuple[str, ...] = ()
 
     def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
         self.name = name
@@ -55,7 +58,8 @@ class Embedder(abc.ABC):
 
     def provenance(self) -> dict[str, Any]:
         """Attributes stored with every embedding: enough to reproduce or refuse it."""
-        return {"embedder": self.name, "kind": self.kind, "dim": self.dim, **_flat_spec(self.spec)}
+        return {"embedder": self.name, "kind": self.kind, "dim": self.dim, **_flat_spec(self.spec),
+                "identity_keys": ",".join(self.identity_keys)}
 
 
 def _flat_spec(spec: dict[str, Any]) -> dict[str, Any]:

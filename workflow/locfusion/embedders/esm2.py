@@ -194,6 +194,8 @@ class ESM2Embedder(Embedder):
         # Each sequence's own rows: after BOS, before its EOS and the padding.
         return [reps[i, offset : offset + len(s)].numpy().copy() for i, s in enumerate(seqs)]
 
+    identity_keys = ("layer",)
+
     def provenance(self) -> dict[str, Any]:
         return {
             **super().provenance(),

@@ -108,6 +108,8 @@ class _LookupEmbedder(Embedder):
     def _rows(self) -> tuple[Sequence[str], Mapping[str, Sequence[float]]]:
         raise NotImplementedError
 
+    identity_keys = ("columns",)
+
     def provenance(self) -> dict[str, Any]:
         # The columns pin down defaults (e.g. the physchem scales) that the spec may leave implicit.
         return {**super().provenance(), "columns": ",".join(self.columns)}
@@ -344,6 +346,8 @@ class ProfileEmbedder(Embedder):
             *(f"{scale}_m{a}_w{w}" for a, w in self.moments for scale in self.residues.columns),
         )
         self.dim = len(self.columns)
+
+    identity_keys = ("columns",)
 
     def provenance(self) -> dict[str, Any]:
         # The columns pin down the defaults (scales, windows, decays) the spec may leave implicit.

