@@ -148,8 +148,8 @@ def claim_html(metrics: pd.DataFrame, bootstrap: pd.DataFrame, n_proteins: int,
         parts.append("<ul>" + "".join(items) + "</ul>")
     else:
         parts.append("<p>No comparison was declared (config key <code>comparisons</code>).</p>")
-    display = [c for c in ("experiment", "group_remap", "n_seeds", "n", "accuracy", "macro_f1", "mcc",
-                           "mcc_pooled_over_seeds") if c in metrics.columns]
+    display = [c for c in ("experiment", "group_remap", "n_seeds", "n", *GLOBAL_METRICS, "mcc_pooled_over_seeds")
+               if c in metrics.columns]
     parts.append("<h3>Metrics (mean ± sample std over folds; pooled MCC: mean ± sd over seeds)</h3>"
                  + metrics[display].to_html(index=False))
     if len(bootstrap):

@@ -4,7 +4,8 @@ The report's landing page leads with it, before the workflow graph: a reader
 opening the report wants the answer first. Snakemake renders the landing page
 (workflow/report/workflow.rst) from a template that sees only the config, so the
 Snakefile reads the comparison table here and hands the template the ready text.
-Standard library only: this runs whenever the Snakefile is parsed.
+It runs whenever the Snakefile is parsed: it reads the table with the standard
+library and takes the metrics' names and labels from `metrics.GLOBAL_METRICS`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import csv
 import os
 from pathlib import Path
 
+from .metrics import GLOBAL_METRICS
+
 __all__ = ["COLUMNS", "headline_rst"]
 
 # (column in results/comparison/metrics.tsv, heading)
@@ -20,9 +23,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("experiment", "Experiment"),
     ("group_remap", "Group remap"),
     ("n_seeds", "Seeds"),
-    ("accuracy", "Accuracy (mean ± sd)"),
-    ("macro_f1", "Macro F1 (mean ± sd)"),
-    ("mcc", "MCC (mean ± sd)"),
+    *((name, f"{metric.label} (mean ± sd)") for name, metric in GLOBAL_METRICS.items()),
     ("mcc_pooled_over_seeds", "MCC pooled"),
 )
 

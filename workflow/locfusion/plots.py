@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 DPI = 150
 FORMATS: tuple[str, ...] = ("png", "pdf")
-METRIC_LABELS = {"accuracy": "Accuracy", "macro_f1": "Macro F1", "mcc": "MCC"}
 
 
 def layout_problems(fig: Figure, tolerance: float = 1.0) -> list[str]:
@@ -239,7 +238,7 @@ def plot_global_metrics(summaries: Mapping[str, Mapping[str, Any]], stem: str | 
     if not summaries:
         raise InputError("no experiment summaries to plot")
 
-    labels = [METRIC_LABELS[m] for m in GLOBAL_METRICS]
+    labels = [metric.label for metric in GLOBAL_METRICS.values()]
     by_label = dict(zip(labels, GLOBAL_METRICS, strict=True))
 
     def get(s: Mapping[str, Any], label: str, part: str) -> Any:

@@ -33,7 +33,7 @@ from .config import schema_defaults
 from .device import TORCH_DTYPES, resolve_precision
 from .errors import InputError
 from .io import atomic_path, write_json, write_tsv
-from .metrics import classification_metrics
+from .metrics import GLOBAL_METRICS, classification_metrics
 from .models import build_model
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def _evaluate(model: nn.Module, data: ProteinSet, loss_fn: nn.Module, settings: 
     logp = torch.log(torch.from_numpy(proba).clamp(min=1e-12)).float()
     loss = float(nn.functional.nll_loss(logp, data.labels, weight=getattr(loss_fn, "weight", None)))
     metrics = classification_metrics([CLASSES[i] for i in data.labels.tolist()], [CLASSES[i] for i in proba.argmax(1)])
-    return {"val_loss": loss, "val_accuracy": metrics["accuracy"], "val_macro_f1": metrics["macro_f1"], "val_mcc": metrics["mcc"]}
+    return {"val_loss": loss, **{f"val_{name}": metrics[name] for name in GLOBAL_METRICS}}
 
 
 def fingerprint(*parts: Any) -> str:
