@@ -30,7 +30,8 @@ TEST_PROFILE = SLURM_DIR / "profile"
 # Distinct values, so that a request reaching SLURM can only have come from its rule.
 # Embedding takes both CPUs (shards one after the other), training one (two folds at a time).
 EMBED = {"threads": 2, "mem_mb": 1500, "runtime": 5}
-TRAINING = {"epochs": 2, "patience": 2, "threads": 1, "mem_mb": 1200, "runtime": 6}
+# gpu: each train job asks the scheduler for one GPU (training.gpu); with none visible it trains on the CPU.
+TRAINING = {"epochs": 2, "patience": 2, "threads": 1, "mem_mb": 1200, "runtime": 6, "gpu": 1}
 EXPERIMENT = "attention_pooling"
 TARGET = f"results/experiments/{EXPERIMENT}/summary.json"
 FOLDS = range(5)
@@ -140,6 +141,7 @@ def test_heavy_rules_ran_as_slurm_jobs_with_their_rules_resources(runs: dict[str
         assert job["NumCPUs"] == str(TRAINING["threads"])
         assert job["MinMemoryNode"] == f"{TRAINING['mem_mb']}M"
         assert job["TimeLimit"] == f"00:{TRAINING['runtime']:02d}:00"
+        assert job["TresPerJob"] == "gres:gpu:1"  # training.gpu: 1 -> sbatch --gpus=1
     for shard in range(2):
         (job,) = jobs_of(jobs, "embed", f"blosum62_{shard}")
         assert job["JobState"] == "COMPLETED", job

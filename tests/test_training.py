@@ -149,3 +149,43 @@ def test_a_diverging_learning_rate_is_named_as_the_cause(tmp_path: Path) -> None
     settings = TrainingSettings(epochs=3, patience=3, batch_size=16, lr=1e30, seed=1)  # Adam steps ~lr: overflow
     with pytest.raises(InputError, match=r"^epoch 1: training loss is (nan|inf) on a batch .* lower training.lr$"):
         train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
+
+
+def test_device_auto_is_the_cpu_here_and_cuda_without_a_gpu_is_one_line(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=2, patience=2, batch_size=16, seed=3)
+    assert settings.device == "auto"
+    auto, _, _ = train_fold(SPEC, settings, train, val, tmp_path / "a.pt")
+    cpu, _, _ = train_fold(SPEC, TrainingSettings(**{**vars(settings), "device": "cpu"}), train, val, tmp_path / "b.pt")
+    if not torch.cuda.is_available():
+        for key, value in auto.state_dict().items():
+            assert torch.equal(value, cpu.state_dict()[key]), key
+        with pytest.raises(InputError, match=r"^device 'cuda:1' requested but no CUDA GPU is visible"):
+            train_fold(SPEC, TrainingSettings(**{**vars(settings), "device": "cuda:1"}), train, val, tmp_path / "c.pt")
+    # The device is where a run happens, not what it is: a checkpoint resumes on another device.
+    _, _, resumed = train_fold(SPEC, TrainingSettings(**{**vars(settings), "device": "cpu"}), train, val, tmp_path / "a.pt")
+    assert resumed.resumed_from == 2
+
+
+def test_fp16_with_a_gradient_scaler_trains_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU's fp16 branch (autocast, scaled loss, unscale before clipping, scaler state in the
+    checkpoint) run on the CPU, where torch has both fp16 autocast and a gradient scaler."""
+    monkeypatch.setattr(training, "resolve_training_precision", lambda name, device: "fp16")
+    train, val = toy_sets()
+    settings = TrainingSettings(epochs=3, patience=3, batch_size=16, lr=5e-3, seed=3)
+    model, history, _ = train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
+    assert all(np.isfinite(h["train_loss"]) for h in history) and history[-1]["train_loss"] < history[0]["train_loss"]
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    assert state["scaler"] is not None and state["scaler"]["scale"] > 0
+    _, _, again = train_fold(SPEC, TrainingSettings(**{**vars(settings), "epochs": 4, "patience": 4}), train, val,
+                             tmp_path / "ckpt.pt")
+    assert again.resumed_from == 0  # more epochs is another run; a same-settings rerun resumes:
+    _, _, same = train_fold(SPEC, TrainingSettings(**{**vars(settings), "epochs": 4, "patience": 4}), train, val,
+                            tmp_path / "ckpt.pt")
+    assert same.resumed_from == 4 and same.epochs_run == 4
+
+
+def test_to_device_on_the_cpu_is_the_batch_itself() -> None:
+    train, _ = toy_sets()
+    batch = train.batch(np.arange(4))
+    assert training.to_device(batch, torch.device("cpu")) is batch

@@ -46,3 +46,14 @@ def resolve_precision(name: str, device: str) -> str:
 
 
 TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_training_precision(name: str, device: str) -> str:
+    """Training's precision on `device`: fp32 master weights, autocast to the returned dtype.
+
+    `auto`: bf16 on a GPU that supports it (no gradient scaler needed), else fp16
+    (with a gradient scaler); on a CPU, as `resolve_precision`. fp16 needs a GPU.
+    """
+    if name == "auto" and device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return resolve_precision(name, device)

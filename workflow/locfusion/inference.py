@@ -115,7 +115,9 @@ def fold_probabilities(bundle: Bundle, batch: FeatureBatch, precision: str) -> n
     """(folds, proteins, classes) probabilities of every fold model for one batch, CLASSES order."""
     from .training import predict_proba
 
-    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group) for model in bundle.models])
+    device = next(bundle.models[0].parameters()).device
+    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group, device)
+                     for model in bundle.models])
 
 
 def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray]:

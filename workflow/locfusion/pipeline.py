@@ -120,7 +120,7 @@ def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]
 def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any], dataset: str,
                           shards: Mapping[str, Sequence[str]], test_fold: int, n_folds: int, checkpoint: str,
                           out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0) -> None:
-    from .device import resolve_precision
+    from .device import resolve_training_precision
     from .store import load_embeddings
     from .training import (ExperimentSpec, ProteinSet, TrainingSettings, fold_split, model_manifest,
                            predict_proba, predictions_frame, save_fold_outputs, train_fold)
@@ -144,8 +144,9 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
              len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
     model, history, result = train_fold(spec, settings, sets["train"], sets["val"], checkpoint, threads=threads,
                                         data_fingerprint=f"{data_fingerprint(data, shards)}:test{test_fold}:val{val_fold}")
-    precision = resolve_precision(settings.precision, "cpu")
-    proba = predict_proba(model, sets["test"], settings.batch_size, precision, spec.use_group)
+    device = next(model.parameters()).device  # where it trained (training.device)
+    precision = resolve_training_precision(settings.precision, str(device))
+    proba = predict_proba(model, sets["test"], settings.batch_size, precision, spec.use_group, device)
     manifest = model_manifest(spec, sets["train"].dims, result, test_fold, n_folds, settings, val_fold, grid)
     save_fold_outputs(out, model, manifest, history, predictions_frame(sets["test"], proba))
     log.info("best epoch %d (validation MCC %.4f) after %d epochs", result.best_epoch, result.best_val_mcc, result.epochs_run)

@@ -119,7 +119,7 @@ class PredictOptions:
     group: str = "any"
     chunk_size: int = 1000  # proteins embedded and predicted at a time (bounds memory)
     tokens_per_batch: int = 8192  # padded residues (longest x proteins) per embedder and fold-model batch
-    device: str = "auto"  # embedders' device; the fold models run on the CPU
+    device: str = "auto"  # where the embedders and the fold models run
     precision: str = "auto"  # embedders' precision
     threads: int = 1
     plot: bool = False
@@ -243,7 +243,7 @@ def predict_proteome(
 
     import torch
 
-    from .device import resolve_precision
+    from .device import resolve_device, resolve_training_precision
 
     out_dir = Path(out_dir)
     paths = {k: Path(outputs[k]) if outputs and k in outputs else out_dir / v for k, v in OUTPUT_FILES.items()}
@@ -254,7 +254,12 @@ def predict_proteome(
         if embedder.dim != dim:
             raise InputError(f"bundle {bundle_dir}: embedder '{embedder.name}' is {embedder.dim}-d, the models take {dim}-d")
     limit = length_limit(manifest, embedders)
-    precision = resolve_precision(str(manifest.get("training", {}).get("precision", "fp32")), "cpu")
+    device = resolve_device(options.device)  # the fold models run beside the embedders
+    recorded = str(manifest.get("training", {}).get("precision", "fp32"))
+    # The fold models' weights are fp32; a model trained with fp16 autocast on a GPU runs fp32 on a CPU.
+    precision = resolve_training_precision("fp32" if recorded == "fp16" and device == "cpu" else recorded, device)
+    for model in bundle.models:
+        model.to(device)
     group_index = GROUP_INDEX.get(options.group, 0)
     ids = [pid for pid, _ in records]
     n = len(records)

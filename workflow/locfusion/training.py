@@ -30,7 +30,7 @@ from . import __version__
 from .batching import make_batches, pad_batch
 from .classes import CLASS_INDEX, CLASSES, GROUP_INDEX, GROUPS, N_CLASSES
 from .config import schema_defaults
-from .device import TORCH_DTYPES, resolve_precision
+from .device import TORCH_DTYPES, resolve_device, resolve_training_precision
 from .errors import InputError
 from .io import atomic_path, write_json, write_tsv
 from .metrics import GLOBAL_METRICS, classification_metrics
@@ -60,6 +60,7 @@ class TrainingSettings:
     precision: str = _DEFAULTS["precision"]
     bucketed_batches: bool = _DEFAULTS["bucketed_batches"]
     seed: int = _DEFAULTS["seeds"][0]  # one run's seed; the config's `seeds` lists them all
+    device: str = _DEFAULTS["device"]  # where it runs, not what it learns: not part of a run's identity
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TrainingSettings:
@@ -165,27 +166,50 @@ def make_loss(settings: TrainingSettings, train_labels: torch.Tensor) -> nn.Modu
     return nn.CrossEntropyLoss(weight=weight)
 
 
-def _autocast(precision: str) -> torch.autocast:
-    return torch.autocast("cpu", dtype=TORCH_DTYPES.get(precision, torch.float32), enabled=precision == "bf16")
+def _autocast(precision: str, device: torch.device | str = "cpu") -> torch.autocast:
+    """Mixed precision for bf16 and fp16 (weights stay fp32); fp32 runs as is."""
+    device_type = torch.device(device).type
+    return torch.autocast(device_type, dtype=TORCH_DTYPES.get(precision, torch.float32),
+                          enabled=precision in ("bf16", "fp16"))
+
+
+def to_device(batch: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor | None],
+              device: torch.device) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """A batch moved to `device`: inputs, labels and groups through pinned memory; lengths stay on the CPU.
+
+    Only one batch at a time is on the GPU: the data set stays in host memory.
+    """
+    if device.type == "cpu":
+        return batch
+    inputs, lengths, labels, groups = batch
+
+    def move(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.pin_memory().to(device, non_blocking=True)
+
+    return [move(x) for x in inputs], lengths, move(labels), move(groups)  # type: ignore[misc]
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool) -> np.ndarray:
-    """Class probabilities (N x C) in the order of `data`, batched by length."""
+def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool,
+                  device: torch.device | str = "cpu") -> np.ndarray:
+    """Class probabilities (N x C) in the order of `data`, batched by length, on `device` (the model's)."""
     model.eval()
+    device = torch.device(device)
     out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
     for indices in make_batches(data.lengths, batch_size):
-        inputs, lengths, _, groups = data.batch(indices)
-        with _autocast(precision):
+        inputs, lengths, _, groups = to_device(data.batch(indices), device)
+        with _autocast(precision, device):
             logits = model(inputs, lengths, groups if use_group else None)
-        out[indices] = torch.softmax(logits.float(), dim=-1).double().numpy()
+        out[indices] = torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
     return out
 
 
-def _evaluate(model: nn.Module, data: ProteinSet, loss_fn: nn.Module, settings: TrainingSettings, precision: str, use_group: bool) -> dict[str, float]:
-    proba = predict_proba(model, data, settings.batch_size, precision, use_group)
+def _evaluate(model: nn.Module, data: ProteinSet, loss_fn: nn.Module, settings: TrainingSettings, precision: str,
+              use_group: bool, device: torch.device) -> dict[str, float]:
+    proba = predict_proba(model, data, settings.batch_size, precision, use_group, device)
     logp = torch.log(torch.from_numpy(proba).clamp(min=1e-12)).float()
-    loss = float(nn.functional.nll_loss(logp, data.labels, weight=getattr(loss_fn, "weight", None)))
+    weight = getattr(loss_fn, "weight", None)
+    loss = float(nn.functional.nll_loss(logp, data.labels, weight=None if weight is None else weight.cpu()))
     metrics = classification_metrics([CLASSES[i] for i in data.labels.tolist()], [CLASSES[i] for i in proba.argmax(1)])
     return {"val_loss": loss, **{f"val_{name}": metrics[name] for name in GLOBAL_METRICS}}
 
@@ -213,17 +237,26 @@ def train_fold(
     threads: int = 1,
     data_fingerprint: str = "",
 ) -> tuple[nn.Module, list[dict[str, Any]], FoldResult]:
-    """Train with early stopping; resume from `checkpoint_path` when it matches this run."""
+    """Train with early stopping; resume from `checkpoint_path` when it matches this run.
+
+    On a CUDA device the model lives on the GPU in fp32 (master weights) and each
+    batch is moved there through pinned memory; bf16 autocasts, fp16 autocasts with
+    a gradient scaler. The model is returned on that device.
+    """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    precision = resolve_precision(settings.precision, "cpu") if settings.precision == "auto" else settings.precision
-    torch.manual_seed(settings.seed)
+    device = torch.device(resolve_device(settings.device))
+    precision = resolve_training_precision(settings.precision, str(device))
+    torch.manual_seed(settings.seed)  # also seeds every CUDA device
     n_groups = len(GROUPS) if experiment.use_group else 0
     model = build_model(experiment.model, train.dims, experiment.params, n_classes=N_CLASSES, n_groups=n_groups)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=settings.t0, T_mult=settings.t_mult)
-    loss_fn = make_loss(settings, train.labels)
-    run_id = fingerprint(asdict(settings), asdict(experiment), data_fingerprint, train.dims)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    loss_fn = make_loss(settings, train.labels).to(device)
+    identity = {k: v for k, v in asdict(settings).items() if k != "device"}  # a run resumes on another device
+    run_id = fingerprint(identity, asdict(experiment), data_fingerprint, train.dims)
 
     history: list[dict[str, Any]] = []
     best = {"mcc": -np.inf, "epoch": 0, "state": None, "stale": 0}
@@ -236,6 +269,10 @@ def train_fold(
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["torch_rng"])
+            if device.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"], device)
+            if scaler is not None and state.get("scaler"):
+                scaler.load_state_dict(state["scaler"])
             history = state["history"]
             best = {"mcc": state["best_mcc"], "epoch": state["best_epoch"], "state": state["best_state"], "stale": state["stale"]}
             start_epoch = state["epoch"] + 1
@@ -252,22 +289,29 @@ def train_fold(
         rng = np.random.default_rng([settings.seed, epoch])
         total, count = 0.0, 0
         for indices in make_batches(train.lengths, settings.batch_size, rng, settings.bucketed_batches):
-            inputs, lengths, labels, groups = train.batch(indices)
+            inputs, lengths, labels, groups = to_device(train.batch(indices), device)
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(precision):
+            with _autocast(precision, device):
                 logits = model(inputs, lengths, groups if experiment.use_group else None)
             loss = loss_fn(logits.float(), labels)
             if not torch.isfinite(loss):
                 raise InputError(_non_finite_loss_message(epoch, float(loss), train, indices))
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
-            optimizer.step()
+            if scaler is None:
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                optimizer.step()
+            else:  # fp16: scale the loss so small gradients survive, unscale before clipping
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
             total += float(loss.detach()) * len(indices)
             count += len(indices)
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
         row = {"epoch": epoch, "train_loss": total / max(count, 1)}
-        row.update(_evaluate(model, val, loss_fn, settings, precision, experiment.use_group))
+        row.update(_evaluate(model, val, loss_fn, settings, precision, experiment.use_group, device))
         improved = row["val_mcc"] > best["mcc"]
         if improved:
             best = {"mcc": row["val_mcc"], "epoch": epoch, "state": {k: v.detach().clone() for k, v in model.state_dict().items()}, "stale": 0}
@@ -279,7 +323,7 @@ def train_fold(
             "epoch %d/%d train_loss %.4f val_loss %.4f val_mcc %.4f%s (%.1f s)",
             epoch, settings.epochs, row["train_loss"], row["val_loss"], row["val_mcc"], " *" if improved else "", row["seconds"],
         )
-        _save_checkpoint(checkpoint_path, run_id, epoch, model, optimizer, scheduler, history, best)
+        _save_checkpoint(checkpoint_path, run_id, epoch, model, optimizer, scheduler, history, best, scaler)
 
     if best["state"] is None:
         raise RuntimeError("no epoch was trained")
@@ -315,7 +359,7 @@ def _load_checkpoint(path: Path) -> dict[str, Any] | None:
     is always correct, whereas failing on it would fail every rerun of the fold.
     """
     try:
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, weights_only=True, map_location="cpu")  # loaded onto the model's device later
     except Exception as exc:  # torch raises several types for a damaged file
         reason = next(iter(str(exc).splitlines()), "")
         log.warning("ignoring unreadable checkpoint %s (%s: %s); training from epoch 1", path, type(exc).__name__, reason)
@@ -327,7 +371,9 @@ def _load_checkpoint(path: Path) -> dict[str, Any] | None:
 
 
 def _save_checkpoint(path: Path, run_id: str, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scheduler: Any, history: list[dict[str, Any]], best: dict[str, Any]) -> None:
+                     scheduler: Any, history: list[dict[str, Any]], best: dict[str, Any],
+                     scaler: torch.amp.GradScaler | None = None) -> None:
+    cuda = next(model.parameters()).is_cuda
     state = {
         "run_id": run_id,
         "epoch": epoch,
@@ -340,6 +386,8 @@ def _save_checkpoint(path: Path, run_id: str, epoch: int, model: nn.Module, opti
         "best_epoch": int(best["epoch"]),
         "best_state": best["state"],
         "stale": int(best["stale"]),
+        "cuda_rng": torch.cuda.get_rng_state(next(model.parameters()).device) if cuda else None,
+        "scaler": scaler.state_dict() if scaler is not None else None,
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -390,7 +438,8 @@ def save_fold_outputs(out: Mapping[str, str | Path], model: nn.Module, manifest:
     from safetensors.torch import save_file
 
     with atomic_path(out["weights"]) as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp), metadata={"manifest": json.dumps(manifest)})
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
+                  metadata={"manifest": json.dumps(manifest)})
     write_json(manifest, out["manifest"])
     write_tsv(pd.DataFrame(history), out["history"])
     write_tsv(predictions, out["predictions"], float_format="%.6g")

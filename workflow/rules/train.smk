@@ -23,6 +23,7 @@ rule train:
     resources:
         mem_mb=attempt_scaled(config["training"]["mem_mb"]),
         runtime=attempt_scaled(config["training"]["runtime"]),
+        gpu=config["training"]["gpu"],
     params:
         experiment=run_model,
         training=run_settings,
