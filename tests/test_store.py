@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from locfusion.embedders import Embedder, RuntimeOptions, build_embedder
 from locfusion.embedders.base import STANDARD_AA
@@ -16,6 +17,8 @@ from locfusion.errors import InputError
 from locfusion.sequence import crop_sequence
 from locfusion.store import (
     EmbeddingReader,
+    PackedEmbeddings,
+    pack_embeddings,
     check_complete,
     dataset_name,
     embed_to_shard,
@@ -446,3 +449,44 @@ def test_embed_shard_uses_the_embedders_own_tokens_per_batch(tmp_path: Path) -> 
                     str(out), threads=1)
         with h5py.File(out) as h5:
             assert h5.attrs["tokens_per_batch"] == expected and len(next(iter(h5.values()))) == 2
+
+
+def test_packed_embeddings_are_the_shards_memory_mapped(tmp_path: Path, blosum: Embedder) -> None:
+    """What training maps (one array + index) holds exactly what the shards hold, without a copy."""
+    rng = np.random.default_rng(12)
+    recs = records(rng, [int(x) for x in rng.integers(20, 300, size=12)], prefix="Q")
+    recs[3] = ("NA", recs[3][1])  # an id pandas would read as missing
+    paths = [tmp_path / f"shard_{k}.h5" for k in range(2)]
+    for k, path in enumerate(paths):
+        embed_to_shard(blosum, recs[k::2], path, 500, None, "crop", progress=False)
+    summary = pack_embeddings(paths, tmp_path / "packed.npy", tmp_path / "packed.tsv")
+    assert summary == {"n_proteins": 12, "n_residues": sum(len(s) for _, s in recs), "dim": 20}
+    packed, loaded = PackedEmbeddings(tmp_path / "packed.npy", tmp_path / "packed.tsv"), load_embeddings(paths)
+    assert set(packed) == set(loaded) and "NA" in packed and "nope" not in packed
+    for pid, array in loaded.items():
+        view = packed[pid]
+        assert isinstance(view, np.memmap) and view.dtype == np.float16 and np.array_equal(view, array)
+    (tmp_path / "short.tsv").write_text("id\toffset\tlength\nQ0\t0\t5\n")  # an index of another array
+    with pytest.raises(InputError, match="packed embeddings .* do not match their index"):
+        PackedEmbeddings(tmp_path / "packed.npy", tmp_path / "short.tsv")
+
+
+def test_training_on_mapped_embeddings_equals_training_on_preloaded_ones(tmp_path: Path, blosum: Embedder) -> None:
+    from locfusion.classes import CLASSES
+    from locfusion.training import ExperimentSpec, ProteinSet, TrainingSettings, train_fold
+
+    rng = np.random.default_rng(13)
+    recs = records(rng, [int(x) for x in rng.integers(20, 120, size=40)])
+    embed_to_shard(blosum, recs, tmp_path / "s.h5", 2000, None, "crop", progress=False)
+    pack_embeddings([tmp_path / "s.h5"], tmp_path / "p.npy", tmp_path / "p.tsv")
+    table = pd.DataFrame({"id": [r for r, _ in recs], "label": [CLASSES[i % 3] for i in range(40)],
+                          "group": "negative", "fold": [i % 5 for i in range(40)]})
+    spec = ExperimentSpec("t", "attention_pooling", ("blosum",), {"hidden_dim": 8})
+    settings = TrainingSettings(epochs=2, patience=2, batch_size=8, seed=1)
+    models = []
+    for name, store in (("mapped", PackedEmbeddings(tmp_path / "p.npy", tmp_path / "p.tsv")),
+                        ("preloaded", load_embeddings([tmp_path / "s.h5"]))):
+        train, val = (ProteinSet(table[mask], [store], ["blosum"]) for mask in (table.fold != 0, table.fold == 0))
+        models.append(train_fold(spec, settings, train, val, tmp_path / f"{name}.pt")[0].state_dict())
+    for key in models[0]:
+        assert torch.equal(models[0][key], models[1][key]), key

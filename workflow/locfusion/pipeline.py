@@ -110,6 +110,14 @@ def check_embeddings(dataset: str, h5_paths: Sequence[str], filter_settings: Map
     return summary
 
 
+def pack_embeddings(h5_paths: Sequence[str], array_out: str, index_out: str) -> dict[str, int]:
+    from .store import pack_embeddings as pack
+
+    summary = pack(h5_paths, array_out, index_out)
+    log.info("packed %s into %s", summary, array_out)
+    return summary
+
+
 def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]]) -> str:
     """Identity of the training data: the dataset rows plus the embedders' provenance."""
     from .training import fingerprint
@@ -119,9 +127,12 @@ def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]
 
 def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any], dataset: str,
                           shards: Mapping[str, Sequence[str]], test_fold: int, n_folds: int, checkpoint: str,
-                          out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0) -> None:
+                          out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0,
+                          packed: Mapping[str, tuple[str, str]] | None = None) -> None:
+    """Train one model. Embeddings are memory-mapped from `packed` (array, index) per embedder when
+    given (the workflow: parallel jobs share one page-cache copy), else preloaded from the shards."""
     from .device import resolve_training_precision
-    from .store import load_embeddings
+    from .store import PackedEmbeddings, load_embeddings
     from .training import (ExperimentSpec, ProteinSet, TrainingSettings, fold_split, model_manifest,
                            predict_proba, predictions_frame, save_fold_outputs, train_fold)
 
@@ -129,7 +140,7 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     settings = TrainingSettings.from_config(training)
     data = read_dataset(dataset)
     train_folds, val_fold = fold_split(test_fold, n_folds, val_fold)
-    embeddings = [load_embeddings(shards[e]) for e in spec.embedders]
+    embeddings = [PackedEmbeddings(*packed[e]) if packed else load_embeddings(shards[e]) for e in spec.embedders]
     subsets = {
         "train": data[data["fold"].isin(train_folds)],
         "val": data[data["fold"] == val_fold],

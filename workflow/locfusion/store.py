@@ -46,24 +46,27 @@ from urllib.parse import quote, unquote
 
 import h5py
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
 from . import __version__
 from .embedders.base import Embedder
 from .errors import InputError
-from .io import atomic_path
+from .io import atomic_path, read_id_tsv, write_tsv
 from .sequence import LONG_POLICIES, crop_sequence, effective_limit, validate_sequence
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "EmbeddingReader",
+    "PackedEmbeddings",
     "check_complete",
     "dataset_name",
     "embed_to_shard",
     "id_from_dataset_name",
     "length_batches",
     "load_embeddings",
+    "pack_embeddings",
     "plan_shards",
     "to_float16",
 ]
@@ -478,6 +481,72 @@ def load_embeddings(paths: Sequence[str | os.PathLike[str]], ids: Iterable[str] 
     """
     with EmbeddingReader(paths) as reader:
         return dict(reader.iter(ids))
+
+
+# --------------------------------------------------------------------------- packed (memory-mapped)
+
+
+def pack_embeddings(paths: Sequence[str | os.PathLike[str]], array_out: str | os.PathLike[str],
+                    index_out: str | os.PathLike[str]) -> dict[str, int]:
+    """Write one embedding set as one contiguous float16 array (`.npy`) plus its index (TSV).
+
+    Why: a training job that preloads every protein holds its own copy of the set
+    (at the study's size ~22 GB a job). Training instead maps this file read-only
+    (`PackedEmbeddings`): the pages come from the OS page cache, which parallel jobs
+    on one machine share, so five folds hold one copy, and a job's own memory is its
+    batches plus the model. The index lists id, offset (row of the first residue)
+    and length, in the shards' storage order; every array is read through
+    `EmbeddingReader`, so damaged or non-finite shards fail here, naming the protein.
+    """
+    with EmbeddingReader(paths) as reader:
+        lengths = reader.lengths()
+        ids = reader.ids
+        offsets = np.concatenate([[0], np.cumsum([lengths[pid] for pid in ids])]).astype(np.int64)
+        total = int(offsets[-1])
+        with atomic_path(array_out) as tmp:
+            with open(tmp, "wb") as handle:  # header, then each protein's rows in order: one sequential write
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                             "shape": (total, reader.dim)})
+                for pid in ids:
+                    handle.write(np.ascontiguousarray(reader[pid], dtype=np.float16).tobytes())
+        index = pd.DataFrame({"id": ids, "offset": offsets[:-1], "length": [lengths[pid] for pid in ids]})
+        write_tsv(index, index_out)
+    return {"n_proteins": len(ids), "n_residues": total, "dim": reader.dim}
+
+
+class PackedEmbeddings(Mapping[str, np.ndarray]):
+    """A packed embedding set, memory-mapped: protein id -> float16 (length, dim) view, no copy.
+
+    Opened copy-on-write (`mmap_mode="c"`): pages are shared with every other process
+    that maps the file, and nothing is ever written back to it.
+    """
+
+    def __init__(self, array_path: str | os.PathLike[str], index_path: str | os.PathLike[str]) -> None:
+        self.path = Path(array_path)
+        try:
+            self.array = np.load(self.path, mmap_mode="c")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"packed embeddings {self.path} are unreadable ({exc}); re-run rule pack_embeddings") from None
+        index = read_id_tsv(index_path)
+        self._rows = {pid: (int(o), int(n)) for pid, o, n in zip(index["id"], index["offset"], index["length"])}
+        end = int((index["offset"] + index["length"]).max()) if len(index) else 0
+        if self.array.dtype != np.float16 or self.array.ndim != 2 or end != self.array.shape[0]:
+            raise InputError(f"packed embeddings {self.path} do not match their index {index_path} "
+                             f"({self.array.dtype}, shape {self.array.shape}, index ends at row {end})")
+
+    def __getitem__(self, protein_id: str) -> np.ndarray:
+        offset, length = self._rows[protein_id]
+        return self.array[offset : offset + length]
+
+    def __contains__(self, protein_id: object) -> bool:
+        return protein_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 # --------------------------------------------------------------------------- checking

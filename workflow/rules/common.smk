@@ -77,6 +77,20 @@ def experiment_shards(wildcards):
     return {name: shard_paths(name) for name in embedders}
 
 
+def packed_paths(embedder):
+    """The memory-mapped array and its index of one embedder (rule pack_embeddings)."""
+    return [
+        f"results/embeddings/{embedder}/packed.npy",
+        f"results/embeddings/{embedder}/packed.tsv",
+    ]
+
+
+def experiment_packed(wildcards):
+    """The packed embeddings an experiment's training reads, by embedder (key packed_<name>)."""
+    embedders = config["experiments"][wildcards.experiment]["embedders"]
+    return {f"packed_{name}": packed_paths(name) for name in embedders}
+
+
 def experiment_checks(wildcards):
     embedders = config["experiments"][wildcards.experiment]["embedders"]
     return expand("results/embeddings/{embedder}/check.json", embedder=embedders)

@@ -60,3 +60,23 @@ rule check_embeddings:
         filter=config["filter"],
     script:
         "../scripts/check_embeddings.py"
+
+
+rule pack_embeddings:
+    """One contiguous float16 array per embedder: training jobs map it and share it, instead of each copying it."""
+    input:
+        h5=lambda wildcards: shard_paths(wildcards.embedder),
+        check="results/embeddings/{embedder}/check.json",
+    output:
+        array="results/embeddings/{embedder}/packed.npy",
+        index="results/embeddings/{embedder}/packed.tsv",
+    log:
+        "results/logs/pack_embeddings/{embedder}.log",
+    benchmark:
+        "results/benchmarks/pack_embeddings/{embedder}.tsv"
+    conda:
+        "../../envs/embed.yaml"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/pack_embeddings.py"

@@ -6,6 +6,7 @@ rule train:
     """Train one model: experiment x seed x test fold x validation fold x grid point, resumable."""
     input:
         unpack(experiment_shards),
+        unpack(experiment_packed),
         dataset="results/data/dataset.tsv",
         checks=experiment_checks,
     output:

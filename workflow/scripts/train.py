@@ -17,6 +17,7 @@ def main(smk):
         training=smk.params.training,
         dataset=smk.input.dataset,
         shards={name: list(smk.input[name]) for name in experiment["embedders"]},
+        packed={name: tuple(smk.input[f"packed_{name}"]) for name in experiment["embedders"]},
         test_fold=int(smk.wildcards.fold),
         val_fold=int(smk.wildcards.val),
         grid=int(smk.wildcards.grid),
