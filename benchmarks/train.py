@@ -43,7 +43,7 @@ from perf import matmul_peak  # noqa: E402
 from locfusion.batching import make_batches, padding_fraction  # noqa: E402
 from locfusion.fasta import iter_fasta  # noqa: E402
 from locfusion.models import build_model  # noqa: E402
-from locfusion.training import _autocast  # noqa: E402
+from locfusion.training import autocast  # noqa: E402
 
 PARTIAL = REPO.parent / "shared/data/deeplocpro/graphpart_partial.fasta"
 
@@ -71,7 +71,7 @@ def train_steps(model: torch.nn.Module, features, lengths, batches, precision: s
     start = time.perf_counter()
     for idx in batches:
         inputs, lens = batch_tensors(features, idx)
-        with _autocast(precision):
+        with autocast(precision):
             logits = model(inputs, lens)
         torch.nn.functional.cross_entropy(logits.float(), labels[torch.as_tensor(idx)]).backward()
         opt.step()
@@ -85,7 +85,7 @@ def counted_flops(model: torch.nn.Module, features, lengths, batches, precision:
     for idx in batches:
         inputs, lens = batch_tensors(features, idx)
         with FlopCounterMode(display=False) as counter:
-            with _autocast(precision):
+            with autocast(precision):
                 logits = model(inputs, lens)
             logits.float().sum().backward()
         total += counter.get_total_flops()

@@ -49,6 +49,30 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
         assert counts[figure] >= 1
 
 
+def test_a_45_core_server_keeps_at_least_40_cores_busy_in_each_phase(tmp_path: Path) -> None:
+    """profiles/local on config.yaml: embedding and training each fill >= 40 of 45 cores by construction
+    (jobs that can run at once, by cores and by the profile's memory, times each job's threads)."""
+    profile = yaml.safe_load((REPO / "profiles/local/config.yaml").read_text())
+    cores = profile["cores"]
+    memory = int(next(r for r in profile["resources"] if r.startswith("mem_mb=")).split("=")[1])
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml"),
+                    "--profile", str(REPO / "profiles/local"), "-n")
+    jobs: dict[str, list[tuple[int, int]]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", out.stdout + out.stderr):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            threads = re.search(r"^\s+threads: (\d+)", block, re.M)
+            mem = re.search(r"mem_mb=(\d+)", block)
+            jobs.setdefault(rule.group(1), []).append((int(threads.group(1)) if threads else 1,
+                                                       int(mem.group(1)) if mem else 0))
+    assert cores == 45
+    for phase in ("embed", "train"):
+        threads, mem_mb = jobs[phase][0]
+        assert set(jobs[phase]) == {(threads, mem_mb)}
+        at_once = min(len(jobs[phase]), cores // threads, memory // max(mem_mb, 1))
+        assert at_once * threads >= 40, (phase, len(jobs[phase]), threads, mem_mb, at_once)
+
+
 def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -> None:
     """3 seeds x 5 test folds x 4 validation folds x 2 grid points for fusion; no grid for attention pooling."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())

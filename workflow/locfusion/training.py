@@ -166,7 +166,7 @@ def make_loss(settings: TrainingSettings, train_labels: torch.Tensor) -> nn.Modu
     return nn.CrossEntropyLoss(weight=weight)
 
 
-def _autocast(precision: str, device: torch.device | str = "cpu") -> torch.autocast:
+def autocast(precision: str, device: torch.device | str = "cpu") -> torch.autocast:
     """Mixed precision for bf16 and fp16 (weights stay fp32); fp32 runs as is."""
     device_type = torch.device(device).type
     return torch.autocast(device_type, dtype=TORCH_DTYPES.get(precision, torch.float32),
@@ -198,7 +198,7 @@ def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision
     out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
     for indices in make_batches(data.lengths, batch_size):
         inputs, lengths, _, groups = to_device(data.batch(indices), device)
-        with _autocast(precision, device):
+        with autocast(precision, device):
             logits = model(inputs, lengths, groups if use_group else None)
         out[indices] = torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
     return out
@@ -291,7 +291,7 @@ def train_fold(
         for indices in make_batches(train.lengths, settings.batch_size, rng, settings.bucketed_batches):
             inputs, lengths, labels, groups = to_device(train.batch(indices), device)
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(precision, device):
+            with autocast(precision, device):
                 logits = model(inputs, lengths, groups if experiment.use_group else None)
             loss = loss_fn(logits.float(), labels)
             if not torch.isfinite(loss):
