@@ -466,6 +466,17 @@ def test_packed_embeddings_are_the_shards_memory_mapped(tmp_path: Path, blosum: 
     for pid, array in loaded.items():
         view = packed[pid]
         assert isinstance(view, np.memmap) and view.dtype == np.float16 and np.array_equal(view, array)
+    packed.verify(loaded)
+    index = pd.read_csv(tmp_path / "packed.tsv", sep="\t", keep_default_na=False)
+    row = int(index.loc[index["id"] == "Q5", "offset"].iloc[0]) + 1
+    header = (tmp_path / "packed.npy").stat().st_size - summary["n_residues"] * 20 * 2
+    with open(tmp_path / "packed.npy", "r+b") as handle:  # one value of Q5 damaged on disk
+        handle.seek(header + row * 40 + 6)
+        handle.write(np.float16(1234.5).tobytes())
+    damaged = PackedEmbeddings(tmp_path / "packed.npy", tmp_path / "packed.tsv")
+    damaged.verify(["Q1", "Q2"])
+    with pytest.raises(InputError, match=r"packed embedding of 'Q5' in .*packed.npy is damaged \(CRC-32 mismatch\)"):
+        damaged.verify(loaded)
     (tmp_path / "short.tsv").write_text("id\toffset\tlength\nQ0\t0\t5\n")  # an index of another array
     with pytest.raises(InputError, match="packed embeddings .* do not match their index"):
         PackedEmbeddings(tmp_path / "packed.npy", tmp_path / "short.tsv")

@@ -169,20 +169,31 @@ def test_device_auto_is_the_cpu_here_and_cuda_without_a_gpu_is_one_line(tmp_path
 
 def test_fp16_with_a_gradient_scaler_trains_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The GPU's fp16 branch (autocast, scaled loss, unscale before clipping, scaler state in the
-    checkpoint) run on the CPU, where torch has both fp16 autocast and a gradient scaler."""
+    checkpoint) run on the CPU, where torch has both fp16 autocast and a gradient scaler: killed
+    after epoch 2 of 4 and resumed, it ends where an uninterrupted run ends."""
     monkeypatch.setattr(training, "resolve_training_precision", lambda name, device: "fp16")
     train, val = toy_sets()
-    settings = TrainingSettings(epochs=3, patience=3, batch_size=16, lr=5e-3, seed=3)
-    model, history, _ = train_fold(SPEC, settings, train, val, tmp_path / "ckpt.pt")
-    assert all(np.isfinite(h["train_loss"]) for h in history) and history[-1]["train_loss"] < history[0]["train_loss"]
-    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
-    assert state["scaler"] is not None and state["scaler"]["scale"] > 0
-    _, _, again = train_fold(SPEC, TrainingSettings(**{**vars(settings), "epochs": 4, "patience": 4}), train, val,
-                             tmp_path / "ckpt.pt")
-    assert again.resumed_from == 0  # more epochs is another run; a same-settings rerun resumes:
-    _, _, same = train_fold(SPEC, TrainingSettings(**{**vars(settings), "epochs": 4, "patience": 4}), train, val,
-                            tmp_path / "ckpt.pt")
-    assert same.resumed_from == 4 and same.epochs_run == 4
+    settings = TrainingSettings(epochs=4, patience=4, batch_size=16, lr=5e-3, seed=3)
+    reference, ref_history, _ = train_fold(SPEC, settings, train, val, tmp_path / "a.pt")
+    assert all(np.isfinite(h["train_loss"]) for h in ref_history)
+    real_save = training._save_checkpoint
+
+    def save_then_die(path, run_id, epoch, *args):  # type: ignore[no-untyped-def]
+        real_save(path, run_id, epoch, *args)
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2")
+
+    monkeypatch.setattr(training, "_save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
+    saved = torch.load(tmp_path / "b.pt", weights_only=True)["scaler"]
+    assert saved is not None and saved["scale"] > 0
+    monkeypatch.setattr(training, "_save_checkpoint", real_save)
+    resumed, history, result = train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
+    assert result.resumed_from == 2
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert [h["train_loss"] for h in history] == [h["train_loss"] for h in ref_history]
 
 
 def test_to_device_on_the_cpu_is_the_batch_itself() -> None:

@@ -58,7 +58,7 @@ from typing import Any
 from . import __version__
 from .classes import CLASSES, GROUPS, REMAP_FROM, REMAP_GROUPS, REMAP_TO
 from .embedders.base import RUNTIME_SPEC_KEYS
-from .errors import InputError
+from .errors import InputError, listed
 from .io import sha256_file
 
 __all__ = [
@@ -230,6 +230,7 @@ def export_bundle(
             "n_folds": int(table["fold"].nunique()),
         },
         "training": first["training"],
+        "trained_on": first.get("trained_on", {}),
         "folds": fold_entries,
     }
     write_json(manifest, out_dir / MANIFEST)
@@ -345,8 +346,8 @@ def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
     names = [e["name"] for e in manifest["embedders"]]
     models = []
     for entry in manifest["folds"]:
-        path = verify_file(bundle_dir, entry["file"], sums)
-        if sha256_file(path) != entry["sha256"]:
+        path = verify_file(bundle_dir, entry["file"], sums)  # hashed once, against checksums.sha256
+        if sums[entry["file"]] != entry["sha256"]:
             raise InputError(f"{path}: checksum differs from the manifest (corrupted or replaced file)")
         expected = {**fold_manifest, "params": entry["params"], "embedders": names, "seed": entry["seed"],
                     "test_fold": entry["test_fold"], "val_fold": entry["val_fold"]}
@@ -425,7 +426,7 @@ def check_embedder(bundle_dir: str | os.PathLike[str], recorded: Mapping[str, An
     """Refuse (InputError) when `embedder` cannot reproduce the bundle's recorded embeddings."""
     diffs = embedder_identity(recorded, embedder.provenance())
     if diffs:
-        shown = "; ".join(diffs[:3]) + (f"; ... (+{len(diffs) - 3})" if len(diffs) > 3 else "")
+        shown = listed(diffs, show=3, sep="; ")
         raise InputError(
             f"bundle {bundle_dir}: embedder '{embedder.name}' cannot reproduce the embeddings the models were "
             f"trained on ({shown})"

@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     p.add_argument("-d", "--device", default=defaults.device,
-                   help="device for the embedders: auto, cpu, cuda, cuda:N (default: %(default)s)")
+                   help="device for the embedders and the fold models: auto, cpu, cuda, cuda:N (default: %(default)s)")
     p.add_argument("--precision", default=defaults.precision, choices=("auto", "fp32", "bf16", "fp16"),
                    help="embedders' precision (default: %(default)s: the precision the bundle's embeddings were "
                    "made at when this device runs it, else fp16 on GPU, bf16 on CPUs with native bf16, fp32)")

@@ -22,6 +22,19 @@ from .errors import InputError, number_as_text_hint
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
 
+def schema_default(section: str, key: str, item: int | None = None) -> Any:
+    """A dataclass `default_factory` for one schema default, read when first needed, not at import.
+
+    Lazy so that importing the library (e.g. `locfusion predict` from an installed package,
+    which needs no config) does not need the schema file.
+    """
+    def factory() -> Any:
+        value = schema_defaults(section)[key]
+        return value[item] if item is not None else value
+
+    return factory
+
+
 @functools.lru_cache(maxsize=None)
 def schema_defaults(section: str) -> dict[str, Any]:
     """The schema's default for each key of a config section.

@@ -8,12 +8,12 @@ equals the input, so no protein can disappear between stages.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .config import schema_defaults
+from .config import schema_default
 from .errors import InputError
 from .fasta import LabelledProtein
 from .io import read_id_tsv
@@ -21,17 +21,14 @@ from .sequence import FILTER_LONG_POLICIES
 
 PROTEIN_COLUMNS = ["id", "label", "group", "fold", "length", "sequence", "raw_label", "raw_group"]
 EXCLUDED_COLUMNS = ["id", "label", "group", "fold", "length", "reason"]
-_DEFAULTS = schema_defaults("filter")
-
-
 @dataclass(frozen=True)
 class FilterSettings:
     """The `filter:` section (defaults: the schema's, the study's 40 <= length <= 1000, duplicates removed)."""
 
-    min_length: int = _DEFAULTS["min_length"]
-    max_length: int = _DEFAULTS["max_length"]
-    long_policy: str = _DEFAULTS["long_policy"]  # drop: exclude; crop: keep (embedding keeps N- and C-terminal halves)
-    deduplicate: bool = _DEFAULTS["deduplicate"]
+    min_length: int = field(default_factory=schema_default("filter", "min_length"))
+    max_length: int = field(default_factory=schema_default("filter", "max_length"))
+    long_policy: str = field(default_factory=schema_default("filter", "long_policy"))  # drop: exclude; crop: keep
+    deduplicate: bool = field(default_factory=schema_default("filter", "deduplicate"))
 
     def __post_init__(self) -> None:
         if self.long_policy not in FILTER_LONG_POLICIES:

@@ -1,8 +1,10 @@
 """Resolve `auto` device and precision settings against the hardware at hand.
 
-bf16 is only chosen automatically on CPUs with native bf16 matrix instructions
-(AVX512-BF16 or AMX), where it is several times faster than fp32; elsewhere it
-would be emulated and slower, so `auto` falls back to fp32.
+bf16 is only chosen automatically where it is native: on CPUs with bf16 matrix
+instructions (AVX512-BF16 or AMX), where it is several times faster than fp32
+(elsewhere it would be emulated and slower, so `auto` falls back to fp32), and on
+GPUs that compute in bf16 (Ampere and later); older GPUs get fp16, which training
+pairs with a gradient scaler. A CUDA device that is not visible is one clear error.
 """
 
 from __future__ import annotations
@@ -26,11 +28,16 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_device(name: str) -> str:
-    """`auto` -> `cuda` when a GPU is visible, else `cpu`; explicit CUDA without a GPU is an error."""
+    """`auto` -> `cuda` when a GPU is visible, else `cpu`; a CUDA device that is not visible is an error."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device '{name}' requested but no CUDA GPU is visible (use 'auto' or 'cpu')")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(f"device '{name}' requested but no CUDA GPU is visible (use 'auto' or 'cpu')")
+        _, _, index = name.partition(":")
+        count = torch.cuda.device_count()
+        if index and int(index) >= count:
+            raise InputError(f"device '{name}' requested but only {count} CUDA GPU(s) are visible (cuda:0 to cuda:{count - 1})")
     return name
 
 
@@ -55,5 +62,6 @@ def resolve_training_precision(name: str, device: str) -> str:
     (with a gradient scaler); on a CPU, as `resolve_precision`. fp16 needs a GPU.
     """
     if name == "auto" and device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        with torch.cuda.device(torch.device(device)):  # the GPU asked for, natively (not emulated bf16)
+            return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
     return resolve_precision(name, device)

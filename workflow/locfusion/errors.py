@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 class InputError(ValueError):
@@ -23,6 +23,12 @@ class WriteError(InputError):
     status 1, nothing half-written left behind. A subclass, so that every entry
     point that prints an `InputError` as one line prints this too.
     """
+
+
+def listed(items: Sequence[object], show: int = 5, sep: str = ", ") -> str:
+    """The first `show` items, then '... (+k)': long lists in one-line messages stay one line."""
+    shown = sep.join(str(item) for item in items[:show])
+    return shown + (f"{sep}... (+{len(items) - show})" if len(items) > show else "")
 
 
 def number_as_text_hint(value: object) -> str:

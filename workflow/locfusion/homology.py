@@ -35,12 +35,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .config import schema_defaults
+from .config import schema_default
 from .errors import InputError
 from .training import fold_split
 
@@ -56,18 +56,15 @@ AUDIT_COLUMNS = [
 ]
 
 
-_DEFAULTS = schema_defaults("audit")
-
-
 @dataclass(frozen=True)
 class AuditSettings:
     """Thresholds and search settings of the audit (config `audit:`; defaults: the schema's)."""
 
-    min_identity: float = _DEFAULTS["min_identity"]
-    min_coverage: float = _DEFAULTS["min_coverage"]
-    sensitivity: float = _DEFAULTS["sensitivity"]
-    evalue: float = _DEFAULTS["evalue"]
-    threads: int = _DEFAULTS["threads"]
+    min_identity: float = field(default_factory=schema_default("audit", "min_identity"))
+    min_coverage: float = field(default_factory=schema_default("audit", "min_coverage"))
+    sensitivity: float = field(default_factory=schema_default("audit", "sensitivity"))
+    evalue: float = field(default_factory=schema_default("audit", "evalue"))
+    threads: int = field(default_factory=schema_default("audit", "threads"))
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> AuditSettings:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .classes import CLASSES, GROUPS, normalize_group, remap_probabilities
-from .errors import InputError
+from .errors import InputError, listed
 
 
 
@@ -144,8 +144,7 @@ def require_finite_probabilities(pred_df: pd.DataFrame, classes: Sequence[str] =
     if bad.any():
         ids = pred_df["id"].astype(str).tolist() if "id" in pred_df.columns else [str(i) for i in pred_df.index]
         named = [pid for pid, b in zip(ids, bad) if b]
-        shown = ", ".join(named[:5]) + (f", ... (+{len(named) - 5})" if len(named) > 5 else "")
-        raise InputError(f"prediction table: {len(named)} protein(s) without finite class probabilities: {shown}")
+        raise InputError(f"prediction table: {len(named)} protein(s) without finite class probabilities: {listed(named)}")
 
 
 def evaluate_fold(pred_df: pd.DataFrame, classes: Sequence[str] = CLASSES) -> dict[str, Any]:

@@ -149,6 +149,9 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     for part, table in subsets.items():
         if table.empty:
             raise InputError(f"experiment '{name}' fold {test_fold}: the {part} set is empty (folds {sorted(set(data['fold']))})")
+    for store in embeddings:
+        if isinstance(store, PackedEmbeddings):
+            store.verify(data["id"][data["fold"].isin([*train_folds, val_fold, test_fold])])
     sets = {part: ProteinSet(table, embeddings, spec.embedders) for part, table in subsets.items()}
     log.info("experiment %s, seed %d, grid point %d, test fold %d, validation fold %d, training folds %s: "
              "%d/%d/%d proteins, %d threads", name, settings.seed, grid, test_fold, val_fold, train_folds,

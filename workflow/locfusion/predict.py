@@ -119,7 +119,7 @@ class PredictOptions:
     group: str = "any"
     chunk_size: int = 1000  # proteins embedded and predicted at a time (bounds memory)
     tokens_per_batch: int = 8192  # padded residues (longest x proteins) per embedder and fold-model batch
-    device: str = "auto"  # where the embedders and the fold models run
+    device: str = "auto"  # where the embedders and the fold models run (config: embed.device)
     precision: str = "auto"  # embedders' precision
     threads: int = 1
     plot: bool = False
@@ -153,10 +153,11 @@ def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.Pa
 def clear_previous_outputs(owned: Iterable[Path]) -> list[Path]:
     """Delete the files a previous prediction left at this run's output paths, and say so.
 
-    Called once the new predictions are computed, just before they are written:
-    a failed run leaves the previous results whole, and a finished one never sits
-    beside another run's plot or summary (e.g. a plot from a run with plotting on,
-    when this one has it off). Other files in the directory are not touched.
+    Called once the new predictions are computed, just before they are written: a
+    run that fails before that point (bad input, embedding, a model) leaves the
+    previous results whole; from that point on the directory holds only this run's
+    files (all of them once it finishes), never one run's table beside another's
+    plot or summary. Other files in the directory are not touched.
     """
     removed = [path for path in owned if path.is_file()]
     for path in removed:
@@ -255,7 +256,9 @@ def predict_proteome(
             raise InputError(f"bundle {bundle_dir}: embedder '{embedder.name}' is {embedder.dim}-d, the models take {dim}-d")
     limit = length_limit(manifest, embedders)
     device = resolve_device(options.device)  # the fold models run beside the embedders
-    recorded = str(manifest.get("training", {}).get("precision", "fp32"))
+    # The precision the models trained at (`auto` as it resolved then), not `auto` resolved anew here.
+    recorded = str(manifest.get("trained_on", {}).get("precision") or manifest.get("training", {}).get("precision", "fp32"))
+    recorded = "fp32" if recorded == "auto" else recorded
     # The fold models' weights are fp32; a model trained with fp16 autocast on a GPU runs fp32 on a CPU.
     precision = resolve_training_precision("fp32" if recorded == "fp16" and device == "cpu" else recorded, device)
     for model in bundle.models:

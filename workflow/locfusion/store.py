@@ -38,6 +38,7 @@ from __future__ import annotations
 import heapq
 import os
 import sys
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -51,7 +52,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .embedders.base import Embedder
-from .errors import InputError
+from .errors import InputError, listed
 from .io import atomic_path, read_id_tsv, write_tsv
 from .sequence import LONG_POLICIES, crop_sequence, effective_limit, validate_sequence
 
@@ -311,7 +312,7 @@ def _refuse_duplicates(ids: Sequence[str], where: str) -> None:
             dups.append(pid)
         seen.add(pid)
     if dups:
-        raise InputError(f"{where}: duplicate protein id(s) {_some(dups)}")
+        raise InputError(f"{where}: duplicate protein id(s) {listed(dups)}")
 
 
 # --------------------------------------------------------------------------- reading
@@ -413,7 +414,7 @@ class EmbeddingReader:
         """Raise `InputError` listing the ids that no shard holds."""
         missing = [pid for pid in ids if pid not in self._where]
         if missing:
-            raise InputError(f"{len(missing)} protein(s) have no embedding in {self.describe()}: {_some(missing)}")
+            raise InputError(f"{len(missing)} protein(s) have no embedding in {self.describe()}: {listed(missing)}")
 
     def describe(self) -> str:
         """'embedder name' (n shard(s) in folder), for messages."""
@@ -495,8 +496,9 @@ def pack_embeddings(paths: Sequence[str | os.PathLike[str]], array_out: str | os
     (`PackedEmbeddings`): the pages come from the OS page cache, which parallel jobs
     on one machine share, so five folds hold one copy, and a job's own memory is its
     batches plus the model. The index lists id, offset (row of the first residue)
-    and length, in the shards' storage order; every array is read through
-    `EmbeddingReader`, so damaged or non-finite shards fail here, naming the protein.
+    and length, in the shards' storage order, and each protein's CRC-32 (checked by
+    `PackedEmbeddings.verify`); every array is read through `EmbeddingReader`, so
+    damaged or non-finite shards fail here, naming the protein.
     """
     with EmbeddingReader(paths) as reader:
         lengths = reader.lengths()
@@ -508,9 +510,13 @@ def pack_embeddings(paths: Sequence[str | os.PathLike[str]], array_out: str | os
                 np.lib.format.write_array_header_1_0(
                     handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
                              "shape": (total, reader.dim)})
+                crcs = []
                 for pid in ids:
-                    handle.write(np.ascontiguousarray(reader[pid], dtype=np.float16).tobytes())
-        index = pd.DataFrame({"id": ids, "offset": offsets[:-1], "length": [lengths[pid] for pid in ids]})
+                    data = np.ascontiguousarray(reader[pid], dtype=np.float16).tobytes()
+                    crcs.append(zlib.crc32(data))
+                    handle.write(data)
+        index = pd.DataFrame({"id": ids, "offset": offsets[:-1], "length": [lengths[pid] for pid in ids],
+                              "crc32": crcs})
         write_tsv(index, index_out)
     return {"n_proteins": len(ids), "n_residues": total, "dim": reader.dim}
 
@@ -530,6 +536,7 @@ class PackedEmbeddings(Mapping[str, np.ndarray]):
             raise InputError(f"packed embeddings {self.path} are unreadable ({exc}); re-run rule pack_embeddings") from None
         index = read_id_tsv(index_path)
         self._rows = {pid: (int(o), int(n)) for pid, o, n in zip(index["id"], index["offset"], index["length"])}
+        self._crc = dict(zip(index["id"], index["crc32"].astype(int))) if "crc32" in index else {}
         end = int((index["offset"] + index["length"]).max()) if len(index) else 0
         if self.array.dtype != np.float16 or self.array.ndim != 2 or end != self.array.shape[0]:
             raise InputError(f"packed embeddings {self.path} do not match their index {index_path} "
@@ -538,6 +545,21 @@ class PackedEmbeddings(Mapping[str, np.ndarray]):
     def __getitem__(self, protein_id: str) -> np.ndarray:
         offset, length = self._rows[protein_id]
         return self.array[offset : offset + length]
+
+    def verify(self, ids: Iterable[str]) -> None:
+        """Check each protein's bytes against its CRC-32 and its values for NaN/inf; `InputError` names it.
+
+        Reads each array once (which also brings it into the shared page cache): bytes
+        damaged on disk after packing stop the job instead of being trained on.
+        """
+        for pid in ids:
+            data = self[pid]
+            if self._crc and zlib.crc32(np.ascontiguousarray(data).tobytes()) != self._crc[pid]:
+                raise InputError(f"packed embedding of '{pid}' in {self.path} is damaged (CRC-32 mismatch); "
+                                 "delete it and re-run rule pack_embeddings")
+            if not np.isfinite(data).all():
+                raise InputError(f"packed embedding of '{pid}' in {self.path} holds non-finite values; "
+                                 "delete it and re-run rule pack_embeddings")
 
     def __contains__(self, protein_id: object) -> bool:
         return protein_id in self._rows
@@ -568,17 +590,17 @@ def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[st
         problems = []
         missing = [pid for pid in expected if pid not in stored]
         if missing:
-            problems.append(f"{len(missing)} missing: {_some(missing)}")
+            problems.append(f"{len(missing)} missing: {listed(missing)}")
         wrong = [
             f"{pid} ({stored[pid]} stored, {n} expected)"
             for pid, n in expected.items()
             if pid in stored and stored[pid] != n
         ]
         if wrong:
-            problems.append(f"{len(wrong)} with a wrong length: {_some(wrong)}")
+            problems.append(f"{len(wrong)} with a wrong length: {listed(wrong)}")
         extra = [pid for pid in stored if pid not in expected]
         if extra:
-            problems.append(f"{len(extra)} unexpected: {_some(extra)}")
+            problems.append(f"{len(extra)} unexpected: {listed(extra)}")
         if problems:
             raise InputError(f"embeddings {reader.describe()} do not match the dataset: " + "; ".join(problems))
         for pid in stored:
@@ -594,8 +616,3 @@ def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[st
             "n_without_checksum": int(unchecked),
             "provenance": reader.provenance,
         }
-
-
-def _some(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:_SHOW])
-    return shown + (f", ... (+{len(items) - _SHOW})" if len(items) > _SHOW else "")

@@ -5,9 +5,11 @@ fold is (k+1) mod n and the rest train; AdamW, CosineAnnealingWarmRestarts
 stepped per epoch, class-weighted cross-entropy (w_c = N / (C N_c)) or focal
 loss, gradient clipping, early stopping on validation MCC with patience, best
 epoch kept. Each epoch ends with an atomic checkpoint holding everything needed
-to continue bit-for-bit (weights, optimizer, scheduler, torch RNG, history);
-batch order is derived from (seed, epoch), so a run killed and resumed gives
-the same final model as an uninterrupted one.
+to continue (weights, optimizer, scheduler, CPU and CUDA RNG states, the fp16
+gradient scaler, history); batch order is derived from (seed, epoch), so on the
+CPU a run killed and resumed gives the same final model, bit for bit, as an
+uninterrupted one (on a GPU, the same up to the GPU's rounding; see README).
+Training runs on `training.device`, the CPU or a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +32,9 @@ from torch import nn
 from . import __version__
 from .batching import make_batches, pad_batch
 from .classes import CLASS_INDEX, CLASSES, GROUP_INDEX, GROUPS, N_CLASSES
-from .config import schema_defaults
+from .config import schema_default
 from .device import TORCH_DTYPES, resolve_device, resolve_training_precision
-from .errors import InputError
+from .errors import InputError, listed
 from .io import atomic_path, write_json, write_tsv
 from .metrics import GLOBAL_METRICS, classification_metrics
 from .models import build_model
@@ -39,28 +42,25 @@ from .models import build_model
 log = logging.getLogger(__name__)
 
 
-_DEFAULTS = schema_defaults("training")
-
-
 @dataclass(frozen=True)
 class TrainingSettings:
     """The `training:` section of the config (defaults: the schema's, i.e. the study's)."""
 
-    epochs: int = _DEFAULTS["epochs"]
-    patience: int = _DEFAULTS["patience"]
-    batch_size: int = _DEFAULTS["batch_size"]
-    lr: float = _DEFAULTS["lr"]
-    weight_decay: float = _DEFAULTS["weight_decay"]
-    t0: int = _DEFAULTS["t0"]
-    t_mult: int = _DEFAULTS["t_mult"]
-    grad_clip: float = _DEFAULTS["grad_clip"]
-    loss: str = _DEFAULTS["loss"]
-    focal_gamma: float = _DEFAULTS["focal_gamma"]
-    class_weights: bool = _DEFAULTS["class_weights"]
-    precision: str = _DEFAULTS["precision"]
-    bucketed_batches: bool = _DEFAULTS["bucketed_batches"]
-    seed: int = _DEFAULTS["seeds"][0]  # one run's seed; the config's `seeds` lists them all
-    device: str = _DEFAULTS["device"]  # where it runs, not what it learns: not part of a run's identity
+    epochs: int = field(default_factory=schema_default("training", "epochs"))
+    patience: int = field(default_factory=schema_default("training", "patience"))
+    batch_size: int = field(default_factory=schema_default("training", "batch_size"))
+    lr: float = field(default_factory=schema_default("training", "lr"))
+    weight_decay: float = field(default_factory=schema_default("training", "weight_decay"))
+    t0: int = field(default_factory=schema_default("training", "t0"))
+    t_mult: int = field(default_factory=schema_default("training", "t_mult"))
+    grad_clip: float = field(default_factory=schema_default("training", "grad_clip"))
+    loss: str = field(default_factory=schema_default("training", "loss"))
+    focal_gamma: float = field(default_factory=schema_default("training", "focal_gamma"))
+    class_weights: bool = field(default_factory=schema_default("training", "class_weights"))
+    precision: str = field(default_factory=schema_default("training", "precision"))
+    bucketed_batches: bool = field(default_factory=schema_default("training", "bucketed_batches"))
+    seed: int = field(default_factory=schema_default("training", "seeds", 0))  # one run's; config `seeds` lists all
+    device: str = field(default_factory=schema_default("training", "device"))  # where it runs: not in a run's identity
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> TrainingSettings:
@@ -103,7 +103,8 @@ def fold_split(test_fold: int, n_folds: int = 5, val_fold: int | None = None) ->
 
 
 class ProteinSet:
-    """Proteins with their per-embedder float16 features preloaded in memory."""
+    """Proteins with their per-embedder float16 features: preloaded arrays or memory-mapped views
+    (`store.PackedEmbeddings`), wrapped as tensors without a copy; batches are padded from them."""
 
     def __init__(self, table: pd.DataFrame, embeddings: Sequence[Mapping[str, np.ndarray]], embedder_names: Sequence[str]):
         self.ids: list[str] = table["id"].tolist()
@@ -226,6 +227,8 @@ class FoldResult:
     best_val_mcc: float
     epochs_run: int
     resumed_from: int
+    device: str = "cpu"  # where it trained
+    precision: str = "fp32"  # the precision it trained at (`auto` resolved)
 
 
 def train_fold(
@@ -246,6 +249,10 @@ def train_fold(
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     device = torch.device(resolve_device(settings.device))
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (read when it starts)
+        if device.index is not None:
+            torch.cuda.set_device(device)  # pinned memory and kernels on this GPU, not GPU 0
     precision = resolve_training_precision(settings.precision, str(device))
     torch.manual_seed(settings.seed)  # also seeds every CUDA device
     n_groups = len(GROUPS) if experiment.use_group else 0
@@ -255,7 +262,8 @@ def train_fold(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=settings.t0, T_mult=settings.t_mult)
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     loss_fn = make_loss(settings, train.labels).to(device)
-    identity = {k: v for k, v in asdict(settings).items() if k != "device"}  # a run resumes on another device
+    # A run resumes on another device, but not at another precision (`auto` may resolve differently there).
+    identity = {k: v for k, v in asdict(settings).items() if k != "device"} | {"precision": precision}
     run_id = fingerprint(identity, asdict(experiment), data_fingerprint, train.dims)
 
     history: list[dict[str, Any]] = []
@@ -328,7 +336,8 @@ def train_fold(
     if best["state"] is None:
         raise RuntimeError("no epoch was trained")
     model.load_state_dict(best["state"])
-    result = FoldResult(best_epoch=best["epoch"], best_val_mcc=float(best["mcc"]), epochs_run=len(history), resumed_from=resumed_from)
+    result = FoldResult(best_epoch=best["epoch"], best_val_mcc=float(best["mcc"]), epochs_run=len(history),
+                        resumed_from=resumed_from, device=str(device), precision=precision)
     return model, history, result
 
 
@@ -340,15 +349,11 @@ def _non_finite_loss_message(epoch: int, value: float, data: ProteinSet, indices
     """
     bad = [data.ids[i] for i in indices if not all(bool(torch.isfinite(f[i]).all()) for f in data.features)]
     if bad:
-        return f"epoch {epoch}: training loss is {value}: non-finite input embeddings for {_listed(bad)}"
+        return f"epoch {epoch}: training loss is {value}: non-finite input embeddings for {listed(bad)}"
     return (
         f"epoch {epoch}: training loss is {value} on a batch of {len(indices)} protein(s) with finite inputs "
-        f"({_listed([data.ids[i] for i in indices])}): the learning rate diverges; lower training.lr"
+        f"({listed([data.ids[i] for i in indices])}): the learning rate diverges; lower training.lr"
     )
-
-
-def _listed(ids: Sequence[str], show: int = 5) -> str:
-    return ", ".join(ids[:show]) + (f", ... (+{len(ids) - show})" if len(ids) > show else "")
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -429,6 +434,7 @@ def model_manifest(experiment: ExperimentSpec, dims: Sequence[int], result: Fold
         "best_val_mcc": result.best_val_mcc,
         "epochs_run": result.epochs_run,
         "training": asdict(settings),
+        "trained_on": {"device": result.device, "precision": result.precision},  # `auto` as it resolved
         "locfusion_version": __version__,
     }
 

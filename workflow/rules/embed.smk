@@ -75,8 +75,9 @@ rule pack_embeddings:
     benchmark:
         "results/benchmarks/pack_embeddings/{embedder}.tsv"
     conda:
-        "../../envs/embed.yaml"
+        "../../envs/data.yaml"
     resources:
         mem_mb=2000,
+        runtime=120,
     script:
         "../scripts/pack_embeddings.py"
