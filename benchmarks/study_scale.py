@@ -8,8 +8,9 @@ packed array per embedder (rule pack_embeddings) lets parallel jobs share the OS
 Prints, from one run (a synthetic store of the study's shape at `--scale` of its size, lengths
 drawn from the real DeepLocPro proteins, random float16 values; speed does not depend on them):
   - per loader (preloaded from the HDF5 shards, memory-mapped from the packed array): one job's
-    peak RSS and its private memory (USS), and for two jobs run side by side the memory the
-    second adds (its USS: shared page-cache pages are counted once, by the system);
+    peak RSS and peak private memory (USS, sampled), and for two jobs run side by side the memory
+    the second adds (its peak USS: page-cache pages both map are shared, counted once by the system;
+    a single job's USS still counts the mapped pages only it has touched);
   - the time of one pass over every protein's batch (what an epoch reads) plus `--steps`
     training steps of the full-width fusion model at fp32, and the ratio mapped / preloaded
     (target: no more than 1.10).
@@ -82,13 +83,38 @@ def build_store(root: Path, n: int, seed: int = 0) -> dict[str, Any]:
     return paths
 
 
-def memory() -> dict[str, float]:
-    """This process's peak RSS and current USS (private pages), in GB."""
+def uss_gb() -> float:
+    """This process's private memory (USS: pages no other process maps), in GB."""
+    rollup = Path("/proc/self/smaps_rollup").read_text().splitlines()
+    return sum(int(line.split()[1]) for line in rollup if line.startswith(("Private_Clean", "Private_Dirty"))) / 2**20
+
+
+class PeakUSS:
+    """Samples USS every 0.2 s in a thread: the peak of what this job alone holds."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = uss_gb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, uss_gb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, uss_gb())
+
+
+def memory(peak_uss: float) -> dict[str, float]:
+    """This process's peak RSS and peak USS, in GB."""
     status = Path("/proc/self/status").read_text()
     hwm = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
-    rollup = Path("/proc/self/smaps_rollup").read_text().splitlines()
-    private = sum(int(line.split()[1]) for line in rollup if line.startswith(("Private_Clean", "Private_Dirty")))
-    return {"peak_rss_gb": hwm / 2**20, "uss_gb": private / 2**20}
+    return {"peak_rss_gb": hwm / 2**20, "uss_gb": peak_uss}
 
 
 def job(store: dict[str, Any], loader: str, steps: int, ready: Any, go: Any, out: Any) -> None:
@@ -103,6 +129,7 @@ def job(store: dict[str, Any], loader: str, steps: int, ready: Any, go: Any, out
     from locfusion.training import ProteinSet
 
     torch.set_num_threads(1)
+    sampler = PeakUSS()
     names = list(store["shards"])
     started = time.perf_counter()
     if loader == "preloaded":
@@ -134,7 +161,8 @@ def job(store: dict[str, Any], loader: str, steps: int, ready: Any, go: Any, out
         residues += int(lengths.sum())
     train_seconds = time.perf_counter() - started
     out.put({"loader": loader, "load_s": load_seconds, "read_s": read_seconds, "train_s": train_seconds,
-             "residues": residues, "n_params": sum(p.numel() for p in model.parameters()), **memory()})
+             "residues": residues, "n_params": sum(p.numel() for p in model.parameters()),
+             **memory(sampler.stop())})
 
 
 def run_jobs(store: dict[str, Any], loader: str, n_jobs: int, steps: int) -> list[dict[str, Any]]:
@@ -174,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "two": run_jobs(store, loader, 2, args.steps)}
         one = results["preloaded"]["one"]
         print(f"fusion model: {one['n_params']:,} parameters; {args.steps} steps of 32 proteins, fp32, 1 thread a job\n")
-        header = (f"{'loader':<11}{'1 job: peak RSS':>16}{'USS':>8}{'2 jobs: 2nd adds':>18}{'/ 1st RSS':>11}"
+        header = (f"{'loader':<11}{'1 job: peak RSS':>16}{'peak USS':>10}{'2 jobs: 2nd adds':>18}{'/ 1st RSS':>11}"
                   f"{'read pass s':>13}{'train res/s':>13}")
         print(header)
         print("-" * len(header))
@@ -182,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             first, second = sorted(r["two"], key=lambda x: x["uss_gb"])[::-1]
             adds = second["uss_gb"]
             rate = r["one"]["residues"] / r["one"]["train_s"]
-            print(f"{loader:<11}{r['one']['peak_rss_gb']:>14.2f}GB{r['one']['uss_gb']:>6.2f}GB{adds:>16.2f}GB"
+            print(f"{loader:<11}{r['one']['peak_rss_gb']:>14.2f}GB{r['one']['uss_gb']:>8.2f}GB{adds:>16.2f}GB"
                   f"{adds / r['one']['peak_rss_gb']:>11.1%}{r['one']['read_s']:>13.1f}{rate:>13.0f}")
         pre, mapped = results["preloaded"]["one"], results["mapped"]["one"]
         epoch = {k: v["read_s"] + v["train_s"] for k, v in (("preloaded", pre), ("mapped", mapped))}
