@@ -1,0 +1,19 @@
+"""The GPU check is ready to run: its script works end to end at tiny sizes on the CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from workflow_utils import REPO
+
+
+def test_gpu_check_runs_at_tiny_size_on_the_cpu() -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks/gpu_check.py"), "--tiny", "--device", "cpu",
+                           "--threads", "1", "--epochs", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("device cpu") and "TINY" in lines[0]
+    assert any(line.startswith("training: ") and "fusion" in line for line in lines)
+    assert any(line.strip().startswith("epoch 1: ") and "residues per epoch-second" in line for line in lines)
+    assert any(line.startswith("embedding: random ESM-2 2 layers") and "residues/s" in line for line in lines)
