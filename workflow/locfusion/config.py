@@ -1,7 +1,10 @@
 """Configuration: JSON-schema validation with defaults, and cross-key checks.
 
-The Snakefile and the command line both load configs through `validate_config`
-so a mistake is reported the same way everywhere: one line naming the key.
+The Snakefile validates every config through `validate_config` before any rule
+runs, so a mistake is one line naming the key. The schema (workflow/schemas/)
+is also the one home of defaults: the settings dataclasses read theirs from it
+(`schema_default`), and the embedder and model kinds it accepts come from their
+registries (`load_schema`).
 """
 
 from __future__ import annotations

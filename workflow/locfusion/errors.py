@@ -1,8 +1,9 @@
 """User-facing errors: one clear line that names the record and the problem.
 
 Library code raises `InputError` for anything wrong with the user's data or
-configuration; entry points (CLI, Snakemake scripts) catch it with
-`exit_on_input_error` and print that single line instead of a traceback.
+configuration, and `WriteError` (a subclass) when an output finds no room on
+disk; entry points (the CLI through `exit_on_input_error`, Snakemake scripts
+through `runner.run`) print that single line instead of a traceback and exit 1.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Workflow stages as functions of file paths, called by the thin Snakemake scripts.
 
 Each function reads its inputs, calls the library module that holds the logic,
-and writes its outputs atomically; the same functions back the command line.
+and writes its outputs atomically. (The command line, `locfusion.cli`, calls the
+library modules directly: prediction, bundle inspection, the leakage table.)
 """
 
 from __future__ import annotations
