@@ -95,22 +95,28 @@ def test_early_stopping_respects_patience(tmp_path: Path) -> None:
     assert result.epochs_run - result.best_epoch == 2
 
 
+def killed_after_epoch(epoch: int, settings: TrainingSettings, train: ProteinSet, val: ProteinSet, checkpoint: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train until the checkpoint of `epoch` is written, then die as a killed job would."""
+    real_save = training._save_checkpoint
+
+    def save_then_die(path, run_id, saved_epoch, *args):  # type: ignore[no-untyped-def]
+        real_save(path, run_id, saved_epoch, *args)
+        if saved_epoch == epoch:
+            raise KeyboardInterrupt(f"simulated kill after epoch {epoch}")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "_save_checkpoint", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            train_fold(SPEC, settings, train, val, checkpoint)
+
+
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train, val = toy_sets()
     settings = TrainingSettings(epochs=6, patience=6, batch_size=16, lr=3e-3, seed=3)
     reference, ref_history, _ = train_fold(SPEC, settings, train, val, tmp_path / "a.pt")
 
-    real_save = training._save_checkpoint
-
-    def save_then_die(path, run_id, epoch, *args):  # type: ignore[no-untyped-def]
-        real_save(path, run_id, epoch, *args)
-        if epoch == 3:
-            raise KeyboardInterrupt("simulated kill after epoch 3")
-
-    monkeypatch.setattr(training, "_save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
-    monkeypatch.setattr(training, "_save_checkpoint", real_save)
+    killed_after_epoch(3, settings, train, val, tmp_path / "b.pt", monkeypatch)
     resumed, history, result = train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
     assert result.resumed_from == 3
     for key, value in reference.state_dict().items():
@@ -176,19 +182,9 @@ def test_fp16_with_a_gradient_scaler_trains_and_resumes(tmp_path: Path, monkeypa
     settings = TrainingSettings(epochs=4, patience=4, batch_size=16, lr=5e-3, seed=3)
     reference, ref_history, _ = train_fold(SPEC, settings, train, val, tmp_path / "a.pt")
     assert all(np.isfinite(h["train_loss"]) for h in ref_history)
-    real_save = training._save_checkpoint
-
-    def save_then_die(path, run_id, epoch, *args):  # type: ignore[no-untyped-def]
-        real_save(path, run_id, epoch, *args)
-        if epoch == 2:
-            raise KeyboardInterrupt("simulated kill after epoch 2")
-
-    monkeypatch.setattr(training, "_save_checkpoint", save_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
+    killed_after_epoch(2, settings, train, val, tmp_path / "b.pt", monkeypatch)
     saved = torch.load(tmp_path / "b.pt", weights_only=True)["scaler"]
     assert saved is not None and saved["scale"] > 0
-    monkeypatch.setattr(training, "_save_checkpoint", real_save)
     resumed, history, result = train_fold(SPEC, settings, train, val, tmp_path / "b.pt")
     assert result.resumed_from == 2
     for key, value in reference.state_dict().items():
