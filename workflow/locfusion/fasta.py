@@ -51,61 +51,59 @@ class LabelledProtein:
         return len(self.sequence)
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """The text of a FASTA file: gzip read transparently, a UTF-8 byte-order mark dropped.
-
-    Bytes that are not UTF-8 raise `InputError` naming the record and residue
-    position (or, before the first header, saying the file is not text).
-    """
-    path = Path(path)
+def _lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as bytes, streamed: gzip read transparently, a UTF-8 byte-order mark dropped."""
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a FASTA file")
     if not path.is_file():
         raise InputError(f"{path}: FASTA file not found")
-    data = path.read_bytes()
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{path}: damaged gzip file ({exc})") from None
-    data = data.removeprefix(codecs.BOM_UTF8)
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == _GZIP_MAGIC
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(_not_text(path, data, exc.start)) from None
-
-
-def _not_text(path: Path, data: bytes, pos: int) -> str:
-    """Where a non-UTF-8 byte sits: before any record, in a header, or at a residue position."""
-    byte = f"byte 0x{data[pos]:02X}"
-    newline = data.rfind(b"\n>", 0, pos)
-    header_at = newline + 1 if newline >= 0 else (0 if data[:1] == b">" else -1)
-    if header_at < 0:
-        return f"{path}: not a FASTA file (not text: byte {pos} is not UTF-8)"
-    index = data.count(b"\n>", 0, pos) + (data[:1] == b">")
-    header_end = data.find(b"\n", header_at)
-    header = data[header_at + 1 : header_end if header_end >= 0 else len(data)].decode("utf-8", "replace").strip()
-    if header_end < 0 or pos < header_end:
-        return f"{path}: record {index}: {byte} in the header is not UTF-8 text"
-    residue = len(b"".join(data[header_end:pos].split())) + 1
-    pid = header.split()[0] if header.split() else ""
-    return (f"{path}: record {index} '{pid}': {byte} at residue position {residue} is not UTF-8 text "
-            "(sequences are letters)")
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as handle:
+            first = True
+            for line in handle:
+                yield line.removeprefix(codecs.BOM_UTF8) if first else line
+                first = False
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: damaged gzip file ({exc})") from None
 
 
 def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
-    """Yield (header without '>', raw sequence) pairs in file order; clear errors for files that are not FASTA."""
-    n = 0
+    """Yield (header without '>', raw sequence) pairs in file order; clear errors for files that are not FASTA.
+
+    Streamed line by line (a proteome is never held twice). A byte that is not UTF-8
+    is reported with its record and residue position (or, before the first header,
+    as a file that is not text).
+    """
+    path = Path(path)
     header: str | None = None
     chunks: list[str] = []
-    for line in read_text(path).splitlines():
+    index = 0  # records seen
+    offset = 0  # bytes read (for a file that is not text at all)
+    residues = 0  # letters of the current record so far
+    for raw in _lines(path):
+        try:
+            line = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            byte = f"byte 0x{raw[exc.start]:02X}"
+            if header is None and not raw.startswith(b">"):
+                raise InputError(f"{path}: not a FASTA file (not text: byte {offset + exc.start} is not UTF-8)") from None
+            if raw.startswith(b">"):
+                raise InputError(f"{path}: record {index + 1}: {byte} in the header is not UTF-8 text") from None
+            pid = header.split()[0] if header and header.split() else ""
+            position = residues + len(b"".join(raw[: exc.start].split())) + 1
+            raise InputError(f"{path}: record {index} '{pid}': {byte} at residue position {position} is not UTF-8 "
+                             "text (sequences are letters)") from None
+        offset += len(raw)
         if line.startswith(">"):
             if header is not None:
                 yield header, "".join(chunks)
-                n += 1
-            header, chunks = line[1:].strip(), []
+            header, chunks, residues = line[1:].strip(), [], 0
+            index += 1
         elif header is not None:
             chunks.append(line)
+            residues += len("".join(line.split()))
         elif line.strip():
             raise InputError(f"{path}: not a FASTA file (the first non-empty line does not start with '>')")
     if header is None:
