@@ -134,7 +134,10 @@ def test_slurm_run_equals_local_run(runs: dict[str, Any]) -> None:
 def test_heavy_rules_ran_as_slurm_jobs_with_their_rules_resources(runs: dict[str, Any]) -> None:
     jobs = runs["jobs"]
     submitted = {re.sub(r"_wildcards_.*", "", job.get("Comment", "")) for job in jobs}
-    assert submitted == {"rule_embed", "rule_train"}, submitted  # everything else is a localrule
+    # everything else is a localrule; pack_embeddings reads and writes every embedding: a job of its own
+    assert submitted == {"rule_embed", "rule_pack_embeddings", "rule_train"}, submitted
+    (job,) = jobs_of(jobs, "pack_embeddings", "blosum62")
+    assert job["JobState"] == "COMPLETED" and job["MinMemoryNode"] == "2000M", job
     for k in FOLDS:
         (job,) = jobs_of(jobs, "train", f"{EXPERIMENT}_42_{k}_{(k + 1) % 5}_0")
         assert job["JobState"] == "COMPLETED", job

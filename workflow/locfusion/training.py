@@ -303,7 +303,7 @@ def train_fold(
                 logits = model(inputs, lengths, groups if experiment.use_group else None)
             loss = loss_fn(logits.float(), labels)
             if not torch.isfinite(loss):
-                raise InputError(_non_finite_loss_message(epoch, float(loss), train, indices))
+                raise InputError(_non_finite_loss_message(epoch, float(loss.detach()), train, indices))
             if scaler is None:
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
