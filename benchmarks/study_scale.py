@@ -13,10 +13,16 @@ drawn from the real DeepLocPro proteins, random float16 values; speed does not d
     a single job's USS still counts the mapped pages only it has touched);
   - the time of one pass over every protein's batch (what an epoch reads) plus `--steps`
     training steps of the full-width fusion model at fp32, and the ratio mapped / preloaded
-    (target: no more than 1.10).
+    (target: no more than 1.10);
+  - locfusion's training loop against a study-style loop written from the study's description
+    (sections 3 and 4.2): one fp32 `.pt` file per protein read through a `DataLoader`, shuffled
+    batches of 32 padded to the longest, the BiLSTM through `pack_padded_sequence`, fp32; the
+    same width (the fusion model with its BiLSTM swapped), proteins and thread: residues/s of
+    each over `--study-batches` batches and their ratio (target: >= 10x).
 
     .venv/bin/python benchmarks/study_scale.py                 # 1/8 of the study, ~6 min on 2 cores
     .venv/bin/python benchmarks/study_scale.py --scale 0.25    # 1/4 (needs ~12 GB free)
+    .venv/bin/python benchmarks/study_scale.py --only-study-style   # the loop comparison only (~12 min)
 """
 
 from __future__ import annotations
@@ -165,6 +171,88 @@ def job(store: dict[str, Any], loader: str, steps: int, ready: Any, go: Any, out
              **memory(sampler.stop())})
 
 
+def packed_bilstm(hidden: int, lstm_hidden: int, layers: int, dropout: float):  # noqa: ANN201 (an nn.Module)
+    """The study's BiLSTM as its description has it: nn.LSTM over `pack_padded_sequence`."""
+    import torch
+
+    class PackedBiLSTM(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTM(hidden, lstm_hidden, num_layers=layers, bidirectional=True, batch_first=True,
+                                      dropout=dropout)
+
+        def forward(self, x, lengths):  # type: ignore[no-untyped-def]
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    return PackedBiLSTM()
+
+
+def study_style_comparison(store: dict[str, Any], batches: int, root: Path) -> dict[str, float]:
+    """Residues/s of locfusion's loop and of a study-style loop on the same proteins, width and thread."""
+    import pandas as pd
+    import torch
+
+    from locfusion.batching import make_batches
+    from locfusion.classes import CLASSES
+    from locfusion.models import FUSION_DEFAULTS, build_model
+    from locfusion.store import PackedEmbeddings
+    from locfusion.training import ProteinSet
+
+    torch.set_num_threads(1)
+    names = list(store["packed"])
+    mapped = [PackedEmbeddings(*store["packed"][name]) for name in names]
+    ids = store["ids"][: 32 * batches]
+    labels = {pid: i % len(CLASSES) for i, pid in enumerate(ids)}
+    files = []
+    for pid in ids:  # the study's layout: one fp32 tensor file per protein
+        path = root / f"{pid}.pt"
+        torch.save({name: torch.from_numpy(np.asarray(m[pid], dtype=np.float32)) for name, m in zip(names, mapped)}, path)
+        files.append(path)
+
+    class PerProteinFiles(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(files)
+
+        def __getitem__(self, i: int):  # type: ignore[no-untyped-def]
+            return torch.load(files[i]), labels[ids[i]]
+
+    def pad(items):  # type: ignore[no-untyped-def]
+        lengths = torch.tensor([item[0][names[0]].shape[0] for item in items])
+        inputs = [torch.nn.utils.rnn.pad_sequence([item[0][n] for item in items], batch_first=True) for n in names]
+        return inputs, lengths, torch.tensor([item[1] for item in items])
+
+    def train(model, loader) -> float:  # type: ignore[no-untyped-def]
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        residues, started = 0, time.perf_counter()
+        for inputs, lengths, target in loader:
+            loss = torch.nn.functional.cross_entropy(model(inputs, lengths), target)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            residues += int(lengths.sum())
+        return residues / (time.perf_counter() - started)
+
+    torch.manual_seed(0)
+    study_model = build_model("fusion", [m.array.shape[1] for m in mapped])
+    p = FUSION_DEFAULTS
+    study_model.bilstm = packed_bilstm(p["hidden_dim"], p["lstm_hidden"], p["lstm_layers"], p["dropout"])
+    generator = torch.Generator().manual_seed(0)
+    study_loader = torch.utils.data.DataLoader(PerProteinFiles(), batch_size=32, shuffle=True, collate_fn=pad,
+                                               generator=generator)
+    study = train(study_model, study_loader)
+
+    table = pd.DataFrame({"id": ids, "label": [CLASSES[labels[pid]] for pid in ids], "group": "negative", "fold": 0})
+    data = ProteinSet(table, mapped, names)
+    torch.manual_seed(0)
+    ours_model = build_model("fusion", data.dims)
+    ours_batches = make_batches(data.lengths, 32, np.random.default_rng(0), bucketed=True)
+    ours = train(ours_model, ([*data.batch(idx)[:3]] for idx in ours_batches))
+    return {"locfusion": ours, "study": study, "study_params": sum(x.numel() for x in study_model.parameters()),
+            "params": sum(x.numel() for x in ours_model.parameters()), "proteins": len(ids)}
+
+
 def run_jobs(store: dict[str, Any], loader: str, n_jobs: int, steps: int) -> list[dict[str, Any]]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -187,11 +275,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=0.125, help="fraction of the study's 11,531 proteins")
     parser.add_argument("--steps", type=int, default=4, help="training steps of the full-width model per job")
     parser.add_argument("--dir", default=None, help="where to write the synthetic store (default: a temporary folder)")
+    parser.add_argument("--study-batches", type=int, default=3, help="batches of 32 in the loop comparison")
+    parser.add_argument("--only-study-style", action="store_true", help="only the loop comparison (a small store)")
     args = parser.parse_args(argv)
-    n = round(STUDY_PROTEINS * args.scale)
+    n = 32 * args.study_batches if args.only_study_style else round(STUDY_PROTEINS * args.scale)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         started = time.perf_counter()
         store = build_store(Path(tmp), n)
+        (Path(tmp) / "per_protein").mkdir()
+        loops = study_style_comparison(store, args.study_batches, Path(tmp) / "per_protein")
+        print(f"training loops, {loops['proteins']} proteins, full-width fusion, fp32, 1 thread: locfusion "
+              f"(bucketed batches from mapped float16, {loops['params']:,} parameters) {loops['locfusion']:.0f} residues/s; "
+              f"study-style (per-protein fp32 .pt files, DataLoader, shuffled batches, packed BiLSTM, "
+              f"{loops['study_params']:,} parameters) {loops['study']:.0f} residues/s; "
+              f"ratio {loops['locfusion'] / loops['study']:.2f}x (target >= 10x)")
+        if args.only_study_style:
+            return 0
         size = sum(Path(p).stat().st_size for p, _ in store["packed"].values()) / 2**30
         print(f"synthetic store: {n} proteins ({args.scale:g} of the study), mean length "
               f"{np.mean(store['lengths']):.0f}, inputs {STUDY_DIMS}, {size:.2f} GB float16 "
