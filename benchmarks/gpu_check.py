@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -30,7 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "tests"))
 
-PARTIAL = REPO.parent / "shared/data/deeplocpro/graphpart_partial.fasta"
+# The real lengths: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
+PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
 STUDY_PROTEINS = 11_531
 
 

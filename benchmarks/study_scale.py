@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import sys
 import tempfile
 import time
@@ -45,7 +46,8 @@ sys.path.insert(0, str(REPO / "workflow"))
 from locfusion.embedders.base import Embedder, RuntimeOptions  # noqa: E402
 from locfusion.fasta import iter_fasta  # noqa: E402
 
-PARTIAL = REPO.parent / "shared/data/deeplocpro/graphpart_partial.fasta"
+# The real lengths: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
+PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
 STUDY_PROTEINS = 11_531
 STUDY_DIMS = (1280, 1024)
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from workflow_utils import REPO
 
 
-def test_gpu_check_runs_at_tiny_size_on_the_cpu() -> None:
+def test_gpu_check_runs_at_tiny_size_on_the_cpu(partial_fasta: Path) -> None:
+    """Its protein lengths come from the real DeepLocPro proteins: skipped where they are absent."""
+    env = {**os.environ, "LOCFUSION_SHARED": str(partial_fasta.parents[2])}
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks/gpu_check.py"), "--tiny", "--device", "cpu",
-                           "--threads", "1", "--epochs", "1"], capture_output=True, text=True, timeout=300)
+                           "--threads", "1", "--epochs", "1"], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("device cpu") and "TINY" in lines[0]
