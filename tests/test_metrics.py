@@ -84,6 +84,21 @@ def test_known_confusion_and_values():
     assert row_normalized(m["confusion"])[C.index("Periplasmic")].sum() == 0
 
 
+def test_macro_f1_matches_sklearn_on_any_label_subset() -> None:
+    """The confusion-matrix F1 is scikit-learn's, absent labels (zero_division=0) included."""
+    from locfusion.metrics import macro_f1_from_confusion
+
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        k = 7
+        t = rng.integers(0, k - 2 if trial % 3 == 0 else k, 60)  # sometimes classes absent from both
+        p = np.where(rng.random(60) < 0.5, t, rng.integers(0, k, 60))
+        cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+        for labels in (sorted(set(t) | set(p)), list(range(k)), list(range(6))):
+            assert macro_f1_from_confusion(cm, labels) == pytest.approx(
+                f1_score(t, p, labels=labels, average="macro", zero_division=0), abs=1e-12)
+
+
 def test_against_sklearn_random():
     true, pred = _random_labels(500, seed=1)
     m = classification_metrics(true, pred)

@@ -33,12 +33,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from .classes import CLASSES, GROUPS, normalize_class
 from .errors import InputError
 from .io import read_id_tsv
-from .metrics import classification_metrics
+from .metrics import classification_metrics, macro_f1_from_confusion
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +326,7 @@ def unknown_outcome_metrics(true: Sequence[str], final: Sequence[str]) -> dict[s
     """
     outcomes = [*CLASSES, UNKNOWN]
     m = classification_metrics(list(true), list(final), outcomes)
-    f1 = float(f1_score(list(true), list(final), labels=list(CLASSES), average="macro", zero_division=0))
+    f1 = macro_f1_from_confusion(np.asarray(m["confusion"]), range(len(CLASSES)))  # the 6 real classes
     return {
         "n": m["n"],
         "n_unknown": int(sum(f == UNKNOWN for f in final)),
