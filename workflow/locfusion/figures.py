@@ -1,4 +1,11 @@
-"""Figure stages: read saved results and call `plots`; one function per figure rule.
+"""Figure stages: read saved results and call `plots`; one draw function per figure.
+
+`FIGURES` is the one table of figures: the workflow reads each entry's output path,
+report caption and category (workflow/rules/common.smk, `figure_outputs`), the `all`
+targets (`figure_targets`) and the rule-to-function dispatch from it. A new figure is a
+draw function, an entry here, its caption under workflow/report/ and a rule that names
+its inputs. This module is read when the workflow is parsed, so matplotlib (through
+`plots`) is imported only when a figure is drawn.
 
 Figures never need models or embeddings, so `snakemake --forcerun` on a figure
 rule (or an edit of plots.py) redraws it in seconds.
@@ -7,13 +14,20 @@ rule (or an edit of plots.py) redraws it in seconds.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from . import plots
 from .dataset import read_dataset
+
+
+def _plots() -> Any:
+    from . import plots  # matplotlib: only in the jobs that draw
+
+    return plots
 
 
 def _stem(smk: Any) -> str:
@@ -27,14 +41,14 @@ def _summaries(smk: Any) -> dict[str, dict[str, Any]]:
 
 def draw_dataset_overview(smk: Any) -> None:
     excluded = pd.read_csv(smk.input.excluded, sep="\t", dtype={"id": str}, keep_default_na=False)
-    plots.plot_dataset_overview(
+    _plots().plot_dataset_overview(
         read_dataset(smk.input.dataset), excluded, _stem(smk),
         min_length=smk.params.filter["min_length"], max_length=smk.params.filter["max_length"],
     )
 
 
 def draw_confusion(smk: Any) -> None:
-    plots.plot_confusion(json.loads(Path(smk.input.summary).read_text()), _stem(smk))
+    _plots().plot_confusion(json.loads(Path(smk.input.summary).read_text()), _stem(smk))
 
 
 def draw_training_curves(smk: Any) -> None:
@@ -45,15 +59,15 @@ def draw_training_curves(smk: Any) -> None:
         key: int | str = int(fold) if smk.params.one_model_per_fold else f"fold {fold} {run}"
         histories[key] = pd.read_csv(path, sep="\t")
     seed = Path(smk.input.histories[0]).parent.parent.parent.name.replace("_", " ")
-    plots.plot_training_curves(histories, _stem(smk), title=f"{smk.wildcards.experiment}: training curves ({seed})")
+    _plots().plot_training_curves(histories, _stem(smk), title=f"{smk.wildcards.experiment}: training curves ({seed})")
 
 
 def draw_per_class_mcc(smk: Any) -> None:
-    plots.plot_per_class_mcc(_summaries(smk), _stem(smk))
+    _plots().plot_per_class_mcc(_summaries(smk), _stem(smk))
 
 
 def draw_global_metrics(smk: Any) -> None:
-    plots.plot_global_metrics(_summaries(smk), _stem(smk))
+    _plots().plot_global_metrics(_summaries(smk), _stem(smk))
 
 
 def draw_comparison_ci(smk: Any) -> None:
@@ -61,26 +75,70 @@ def draw_comparison_ci(smk: Any) -> None:
     table = pd.read_csv(smk.input.bootstrap, sep="\t")
     if len(table):
         table = table.assign(a=table["a"] + " (" + table["group_remap"] + " remap)")
-    plots.plot_comparison_ci(table, _stem(smk))
+    _plots().plot_comparison_ci(table, _stem(smk))
 
 
 def draw_homology_audit(smk: Any) -> None:
     table = pd.read_csv(smk.input.table, sep="\t", dtype={"id": str, "best_train_id": str}, keep_default_na=False)
     summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"fold": str})
-    plots.plot_homology_audit(table, summary, _stem(smk), scheme=smk.params.folds)
+    _plots().plot_homology_audit(table, summary, _stem(smk), scheme=smk.params.folds)
 
 
-_BY_RULE = {
-    "figure_dataset_overview": draw_dataset_overview,
-    "figure_confusion": draw_confusion,
-    "figure_training_curves": draw_training_curves,
-    "figure_per_class_mcc": draw_per_class_mcc,
-    "figure_global_metrics": draw_global_metrics,
-    "figure_comparison_ci": draw_comparison_ci,
-    "figure_homology_audit": draw_homology_audit,
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the workflow; its rule is `figure_<name>`, its log results/logs/figures/<path>.log.
+
+    `path`: under results/figures/, without extension (png and pdf are both written); per
+    experiment when it holds `{experiment}`. `when`: the config switch a conditional figure
+    needs ("audit": audit.enabled), None for always.
+    """
+
+    draw: Callable[[Any], None]
+    path: str
+    caption: str
+    category: str
+    subcategory: str | None = None
+    when: str | None = None
+
+    @property
+    def per_experiment(self) -> bool:
+        return "{experiment}" in self.path
+
+
+FIGURES: dict[str, Figure] = {
+    "dataset_overview": Figure(draw_dataset_overview, "dataset_overview", "dataset_overview.rst", "Data"),
+    "confusion": Figure(draw_confusion, "{experiment}/confusion", "confusion.rst", "Confusion matrices",
+                        "{experiment}"),
+    "training_curves": Figure(draw_training_curves, "{experiment}/training_curves", "training_curves.rst",
+                              "Training curves", "{experiment}"),
+    "per_class_mcc": Figure(draw_per_class_mcc, "per_class_mcc", "per_class_mcc.rst", "Metrics", "Comparison"),
+    "global_metrics": Figure(draw_global_metrics, "global_metrics", "global_metrics.rst", "Metrics", "Comparison"),
+    "comparison_ci": Figure(draw_comparison_ci, "comparison_ci", "comparison_ci.rst", "Metrics", "Comparison"),
+    "homology_audit": Figure(draw_homology_audit, "homology_audit", "homology_audit.rst", "Data", "Homology audit",
+                             when="audit"),
 }
 
 
+def figure_files(name: str, experiment: str | None = None) -> list[str]:
+    """The png and pdf of figure `name` (of `experiment`, or with the `{experiment}` wildcard left in)."""
+    path = FIGURES[name].path
+    if experiment is not None:
+        path = path.format(experiment=experiment)
+    return [f"results/figures/{path}.{ext}" for ext in ("png", "pdf")]
+
+
+def figure_targets(experiments: list[str], enabled: set[str]) -> list[str]:
+    """Every figure the workflow's `all` asks for: per experiment where the path says so, the
+    conditional ones only when their switch is on."""
+    targets: list[str] = []
+    for name, figure in FIGURES.items():
+        if figure.when is not None and figure.when not in enabled:
+            continue
+        for experiment in experiments if figure.per_experiment else [None]:
+            targets.extend(figure_files(name, experiment))
+    return targets
+
+
 def draw(smk: Any) -> None:
-    """Entry point of workflow/scripts/figure.py: dispatch on the rule's name."""
-    _BY_RULE[smk.rule](smk)
+    """Entry point of workflow/scripts/figure.py: the rule `figure_<name>` draws FIGURES[name]."""
+    FIGURES[smk.rule.removeprefix("figure_")].draw(smk)

@@ -6,9 +6,8 @@
 # Default targets only when `audit.enabled` is true.
 
 AUDIT = config["audit"]
-AUDIT_TARGETS = (
-    ["results/audit/summary.tsv", figure("homology_audit")] if AUDIT["enabled"] else []
-)
+# its figure is in `all` through the figure table (locfusion.figures, when="audit")
+AUDIT_TARGETS = ["results/audit/summary.tsv"] if AUDIT["enabled"] else []
 
 
 localrules:
@@ -53,15 +52,9 @@ rule figure_homology_audit:
         summary="results/audit/summary.tsv",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("homology_audit"),
-            caption="../report/homology_audit.rst",
-            category="Data",
-            subcategory="Homology audit",
-        ),
-        pdf=pdf("homology_audit"),
+        **figure_outputs("homology_audit"),
     log:
-        "results/logs/figures/homology_audit.log",
+        figure_log("homology_audit"),
     conda:
         "../../envs/report.yaml"
     params:

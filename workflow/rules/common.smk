@@ -18,6 +18,7 @@ from locfusion.cv import (
     validation_folds,
 )  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
+from locfusion.figures import FIGURES, figure_files, figure_targets  # noqa: E402
 from locfusion.headline import headline_rst  # noqa: E402
 
 try:
@@ -175,12 +176,24 @@ def fold_outputs(name, experiment=None):
     )
 
 
-def png(name):
-    return f"results/figures/{name}.png"
+def figure_outputs(name):
+    """Rule figure_<name>'s outputs, from the figure table (locfusion.figures.FIGURES): the png,
+    in the report with the table's caption and category, and the pdf."""
+    figure = FIGURES[name]
+    png, pdf = figure_files(name)
+    return {
+        "png": report(
+            png,
+            caption=f"../report/{figure.caption}",
+            category=figure.category,
+            subcategory=figure.subcategory,
+        ),
+        "pdf": pdf,
+    }
 
 
-def pdf(name):
-    return f"results/figures/{name}.pdf"
+def figure_log(name):
+    return f"results/logs/figures/{FIGURES[name].path}.log"
 
 
 def comparison_predictions(wildcards):
@@ -196,23 +209,11 @@ def comparison_predictions(wildcards):
     return inputs
 
 
-def figure(name):
-    """Both formats of one figure."""
-    return [png(name), pdf(name)]
-
-
 def all_targets():
-    targets = [
-        "results/comparison/metrics.tsv",
-        figure("dataset_overview"),
-        figure("comparison_ci"),
-        figure("per_class_mcc"),
-        figure("global_metrics"),
-    ]
+    switches = {"audit"} if config["audit"]["enabled"] else set()
+    targets = ["results/comparison/metrics.tsv", *figure_targets(EXPERIMENTS, switches)]
     for experiment in EXPERIMENTS:
         targets.append(f"results/experiments/{experiment}/summary.json")
-        targets.append(figure(f"{experiment}/confusion"))
-        targets.append(figure(f"{experiment}/training_curves"))
         targets.append(f"results/bundles/{experiment}/manifest.json")
     targets.extend(PREDICT_TARGETS)  # predict.smk: none unless predict.fasta is set
     if PSORTB:

@@ -1,5 +1,7 @@
 # Figure rules read saved predictions and metrics only; each depends on the
 # plotting module, so editing plots.py re-draws figures without retraining.
+# Rule figure_<name> draws locfusion.figures.FIGURES[name]: its outputs, log, report
+# caption and category come from that table, which also lists the `all` targets.
 
 
 localrules:
@@ -17,14 +19,9 @@ rule figure_dataset_overview:
         excluded="results/data/excluded.tsv",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("dataset_overview"),
-            caption="../report/dataset_overview.rst",
-            category="Data",
-        ),
-        pdf=pdf("dataset_overview"),
+        **figure_outputs("dataset_overview"),
     log:
-        "results/logs/figures/dataset_overview.log",
+        figure_log("dataset_overview"),
     conda:
         "../../envs/report.yaml"
     params:
@@ -38,15 +35,9 @@ rule figure_confusion:
         summary="results/experiments/{experiment}/summary.json",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("{experiment}/confusion"),
-            caption="../report/confusion.rst",
-            category="Confusion matrices",
-            subcategory="{experiment}",
-        ),
-        pdf=pdf("{experiment}/confusion"),
+        **figure_outputs("confusion"),
     log:
-        "results/logs/figures/{experiment}/confusion.log",
+        figure_log("confusion"),
     conda:
         "../../envs/report.yaml"
     script:
@@ -60,15 +51,9 @@ rule figure_training_curves:
         ),
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("{experiment}/training_curves"),
-            caption="../report/training_curves.rst",
-            category="Training curves",
-            subcategory="{experiment}",
-        ),
-        pdf=pdf("{experiment}/training_curves"),
+        **figure_outputs("training_curves"),
     log:
-        "results/logs/figures/{experiment}/training_curves.log",
+        figure_log("training_curves"),
     conda:
         "../../envs/report.yaml"
     params:
@@ -82,15 +67,9 @@ rule figure_per_class_mcc:
         summaries="results/comparison/summaries.json",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("per_class_mcc"),
-            caption="../report/per_class_mcc.rst",
-            category="Metrics",
-            subcategory="Comparison",
-        ),
-        pdf=pdf("per_class_mcc"),
+        **figure_outputs("per_class_mcc"),
     log:
-        "results/logs/figures/per_class_mcc.log",
+        figure_log("per_class_mcc"),
     conda:
         "../../envs/report.yaml"
     params:
@@ -104,15 +83,9 @@ rule figure_global_metrics:
         summaries="results/comparison/summaries.json",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("global_metrics"),
-            caption="../report/global_metrics.rst",
-            category="Metrics",
-            subcategory="Comparison",
-        ),
-        pdf=pdf("global_metrics"),
+        **figure_outputs("global_metrics"),
     log:
-        "results/logs/figures/global_metrics.log",
+        figure_log("global_metrics"),
     conda:
         "../../envs/report.yaml"
     params:
@@ -126,15 +99,9 @@ rule figure_comparison_ci:
         bootstrap="results/comparison/bootstrap.tsv",
         code=LIBRARY / "plots.py",
     output:
-        png=report(
-            png("comparison_ci"),
-            caption="../report/comparison_ci.rst",
-            category="Metrics",
-            subcategory="Comparison",
-        ),
-        pdf=pdf("comparison_ci"),
+        **figure_outputs("comparison_ci"),
     log:
-        "results/logs/figures/comparison_ci.log",
+        figure_log("comparison_ci"),
     conda:
         "../../envs/report.yaml"
     script:
