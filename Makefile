@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report venv lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage
+.PHONY: demo test test-slow report venv lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
-	@echo "make test   - run the tests"
+	@echo "make test   - run the tests (all but the slow tier: SLURM cluster, kill-and-resume; ~10 min)"
+	@echo "make test-slow - the slow tier alone; make test TESTS=all runs everything (CI)"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62): fusion vs attention pooling, one seed (fits ~150 min on 2 cores)"
 	@echo "make offline-study-full - the rest: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (hours)"
@@ -81,8 +82,17 @@ offline-leakage: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html
 
+# make test: every test but the `slow` tier (a real SLURM cluster, kill-and-resume runs);
+# under 10 minutes on 2 cores, venv included. make test-slow: that tier alone.
+# make test TESTS=all: both in one session, the shared workflow run built once (what CI runs).
+TESTS ?= fast
+PYTEST_MARK := $(if $(filter all,$(TESTS)),,-m "not slow")
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra $(PYTEST_MARK)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -ra -m slow
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

@@ -1,8 +1,10 @@
-"""Shared fixtures: paths to the repository and to the real DeepLocPro data beside it."""
+"""Shared fixtures: paths to the repository and to the real DeepLocPro data beside it, and the
+one small workflow run (`small_dag`) that every test of a DAG's outputs reads."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,34 @@ def heldout_dir() -> Path:
     if not HELDOUT_DIR.is_dir():
         pytest.skip(f"DeepLocPro held-out predictions not found at {HELDOUT_DIR}")
     return HELDOUT_DIR
+
+
+@pytest.fixture(scope="session")
+def small_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole workflow on the shared small config (tests/workflow_utils.py), run once per session.
+
+    Tests read it; the few that change it (a forced fold, then an edited plotting module)
+    are marked `mutates_small_dag(order=N)` and run after all others, in that order.
+    """
+    from workflow_utils import copy_workflow, prepare_small_dag, snakemake
+
+    work = copy_workflow(tmp_path_factory.mktemp("small_dag"))
+    prepare_small_dag(work)
+    started = time.perf_counter()
+    snakemake(work, "--configfile", "c.yaml", "--cores", "2")
+    (work / "seconds.txt").write_text(f"{time.perf_counter() - started:.1f}")
+    return work
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that change the shared DAG go last (by their marker's `order`), so every other test sees
+    it as the run left it."""
+
+    def rank(item: pytest.Item) -> int:
+        marker = item.get_closest_marker("mutates_small_dag")
+        return 0 if marker is None else marker.kwargs["order"]
+
+    items.sort(key=rank)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,8 +1,8 @@
 """Prediction of new proteomes: model bundles, `locfusion predict` and the predict rule.
 
-One small real workflow run (demo data, weight-free embedder, 2 epochs) exports a
-bundle and runs rule predict; the command line then predicts DeepLocPro's real
-proteins with it. Bundles that the workflow's demo config cannot make (organism
+The shared small workflow run (tests/conftest.py, `small_dag`: demo data, weight-free
+embedders, 2 seeds) exports a bundle and runs rule predict; the command line then
+predicts DeepLocPro's real proteins with it. Bundles that the workflow's demo config cannot make (organism
 group as input, a tiny ESM-2 checkpoint) are trained through the same library
 calls the rules make.
 """
@@ -19,7 +19,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow_utils import REPO, copy_workflow, demo_config, job_counts, rule_env_gaps, snakemake, write_config
+from workflow_utils import (
+    REPO,
+    SMALL_DAG_AP_EPOCHS,
+    SMALL_DAG_QUERY,
+    SMALL_DAG_SEEDS,
+    demo_config,
+    job_counts,
+    snakemake,
+    write_config,
+)
 
 from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle
 from locfusion.io import sha256_file
@@ -130,8 +139,8 @@ def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: 
     table = pd.DataFrame({"id": [r[0] for r in records], "label": "Cytoplasmic", "group": group})
     data = ProteinSet(table, stores, [e["name"] for e in manifest["embedders"]])
     probs = []
-    for k in range(5):
-        model, fold_manifest = load_fold_model(bundle / manifest["folds"][k]["file"])  # its own embedded manifest
+    for fold in manifest["folds"]:
+        model, fold_manifest = load_fold_model(bundle / fold["file"])  # its own embedded manifest
         probs.append(predict_proba(model, data, 8, "fp32", fold_manifest["use_group"]))
     return np.stack(probs)
 
@@ -157,25 +166,9 @@ def partial_ids(partial_fasta: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory: pytest.TempPathFactory, partial_ids: Path) -> Path:
-    """The demo workflow (BLOSUM62 + attention pooling, 2 epochs) up to rule predict, in a scratch copy."""
-    work = copy_workflow(tmp_path_factory.mktemp("wf"))
-    records = fasta_records(partial_ids)
-    query = [r for r in records if len(r[1]) <= 1000][:40] + [r for r in records if len(r[1]) > 1000][:2]
-    (work / "query.fasta").write_text("".join(f">{pid} some description\n{seq}\n" for pid, seq in query))
-    config = demo_config({"training": {"epochs": 2, "patience": 2}, "embed": {"shards": 1}})
-    config["embedders"] = {"blosum62": {"kind": "blosum62"}}
-    config["experiments"] = {"ap": {"model": "attention_pooling", "embedders": ["blosum62"], "params": {"hidden_dim": 64}}}
-    config["comparisons"] = []
-    config["predict"] = {"fasta": "query.fasta", "group": "positive", "chunk_size": 16, "threads": 1}
-    write_config(work / "c.yaml", config)
-    snakemake(work, "--configfile", "c.yaml", "--cores", "2", "results/predictions/query/predictions.tsv")
-    return work
-
-
-@pytest.fixture(scope="module")
-def bundle(workflow_run: Path) -> Path:
-    return workflow_run / "results/bundles/ap"
+def bundle(small_dag: Path) -> Path:
+    """The shared small DAG's attention-pooling bundle (BLOSUM62 + profile, 2 seeds x 5 folds)."""
+    return small_dag / "results/bundles/attention_pooling"
 
 
 @pytest.fixture(scope="module")
@@ -197,52 +190,45 @@ def subset(partial_ids: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ----------------------------------------------------------------------------- bundle and rules
 
 
-@pytest.mark.slow
-def test_workflow_exports_a_self_describing_bundle(workflow_run: Path, bundle: Path) -> None:
+def test_workflow_exports_a_self_describing_bundle(small_dag: Path, bundle: Path) -> None:
     files = sorted(p.name for p in bundle.iterdir())
-    files_expected = [MANIFEST] + [f"seed_42_fold_{k}_val_{(k + 1) % 5}.safetensors" for k in range(5)]
+    files_expected = [MANIFEST] + [f"seed_{s}_fold_{k}_val_{(k + 1) % 5}.safetensors" for s in SMALL_DAG_SEEDS for k in range(5)]
     assert files == sorted(files_expected + [CHECKSUMS])  # JSON, safetensors and their checksums only
     listed = (bundle / CHECKSUMS).read_text().splitlines()
     assert listed == [f"{sha256_file(bundle / name)}  {name}" for name in files_expected]  # sha256sum -c reads it
     manifest = json.loads((bundle / MANIFEST).read_text())
     assert manifest["format"] == "locfusion-bundle" and manifest["model"] == "attention_pooling"
     assert manifest["classes"] == list(CLASSES) and manifest["use_group"] is False
-    assert manifest["training_data"]["dataset_sha256"] == sha256_file(workflow_run / "results/data/dataset.tsv")
+    assert manifest["training_data"]["dataset_sha256"] == sha256_file(small_dag / "results/data/dataset.tsv")
     assert manifest["length"] == {"max_length": 1000, "min_length": 40, "training_long_policy": "drop",
-                                  "embedder_length_limits": {"blosum62": 1000}, "predict_long_policy": "crop"}
-    (entry,) = manifest["embedders"]
-    assert entry["spec"] == {"kind": "blosum62"}
-    provenance = entry["provenance"]
+                                  "embedder_length_limits": {"blosum62": 1000, "profile": 1000}, "predict_long_policy": "crop"}
+    blosum, profile = manifest["embedders"]
+    assert blosum["spec"] == {"kind": "blosum62"} and profile["spec"]["kind"] == "profile"
+    provenance = blosum["provenance"]
     assert provenance["kind"] == "blosum62" and provenance["dim"] == 20 and provenance["spec.kind"] == "blosum62"
     assert provenance["columns"].startswith("blosum_A,blosum_C")
-    assert [f["test_fold"] for f in manifest["folds"]] == list(range(5))
+    assert [(f["seed"], f["test_fold"]) for f in manifest["folds"]] == [(s, k) for s in SMALL_DAG_SEEDS for k in range(5)]
     for f in manifest["folds"]:
         assert f["sha256"] == sha256_file(bundle / f["file"])
         assert f["val_fold"] == (f["test_fold"] + 1) % 5
-    assert manifest["training"]["epochs"] == 2
-    assert (workflow_run / "results/logs/export_bundle/ap.log").exists()
+    assert manifest["training"]["epochs"] == SMALL_DAG_AP_EPOCHS  # the experiment's own schedule
+    assert (small_dag / "results/logs/export_bundle/attention_pooling.log").exists()
 
 
-@pytest.mark.slow
-def test_every_rule_env_provides_what_its_code_imports(workflow_run: Path) -> None:
-    """Rule predict (and the training rules before it) under --use-conda: each env has what the code imports."""
-    assert "predict" in {p.name.split(".")[0] for p in (workflow_run / ".import_log").glob("*.txt")}
-    assert rule_env_gaps(workflow_run) == {}
-
-
-@pytest.mark.slow
-def test_predict_rule_matches_the_command_line(workflow_run: Path, bundle: Path, tmp_path: Path) -> None:
-    out = workflow_run / "results/predictions/query"
-    assert (workflow_run / "results/benchmarks/predict/query.tsv").exists()
+def test_predict_rule_matches_the_command_line(small_dag: Path, bundle: Path, tmp_path: Path) -> None:
+    out = small_dag / "results/predictions/query"
+    assert (small_dag / "results/benchmarks/predict/query.tsv").exists()
+    assert "predict" in {p.name.split(".")[0] for p in (small_dag / ".import_log").glob("*.txt")}  # its env: test_workflow
     for name in ("predictions.tsv", "predictions.csv", "summary.json", "class_distribution.png", "class_distribution.pdf"):
         assert (out / name).stat().st_size > 0
     table = read_table(out / "predictions.tsv")
     assert list(table.columns) == list(OUTPUT_COLUMNS)
-    assert table["ACC"].tolist() == [pid for pid, _ in fasta_records(workflow_run / "query.fasta")]  # header up to the space
+    assert table["ACC"].tolist() == [pid for pid, _ in fasta_records(small_dag / "query.fasta")]  # header up to the space
     assert (table["Outer Membrane"] == 0).all() and (table["Periplasmic"] == 0).all()  # group positive
-    assert table["Cropped"].tolist() == ["no"] * 40 + ["yes"] * 2
+    short, long = SMALL_DAG_QUERY
+    assert table["Cropped"].tolist() == ["no"] * short + ["yes"] * long
     # The command line with the rule's settings (demo embed.tokens_per_batch, group, threads) writes the same bytes.
-    proc = cli("predict", "-f", str(workflow_run / "query.fasta"), "-o", str(tmp_path), "-b", str(bundle),
+    proc = cli("predict", "-f", str(small_dag / "query.fasta"), "-o", str(tmp_path), "-b", str(bundle),
                "--group", "positive", "--batch-size", "16384", "-t", "1", "-q")
     assert proc.returncode == 0, proc.stderr
     for name in ("predictions.tsv", "predictions.csv"):
@@ -272,7 +258,6 @@ def test_prediction_target_only_when_configured(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- command line
 
 
-@pytest.mark.slow
 def test_predicts_real_proteins_reproducibly_in_input_order(bundle: Path, partial_ids: Path, tmp_path: Path) -> None:
     proc = cli("predict", "-f", str(partial_ids), "-o", str(tmp_path / "a"), "-b", str(bundle), "--plot")
     assert proc.returncode == 0, proc.stderr
@@ -289,8 +274,8 @@ def test_predicts_real_proteins_reproducibly_in_input_order(bundle: Path, partia
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=5e-6)
     np.testing.assert_allclose(table["Confidence"], probs.max(axis=1), atol=1e-9)
     assert (table["Localization"] == np.asarray(PROBS)[probs.argmax(axis=1)]).all()
-    # 5 fold models: a multiple of 1/5; 0 too, when the mean's top class is no single model's top class
-    assert set(table["Agreement"]) <= {0.0, 0.2, 0.4, 0.6, 0.8, 1.0}
+    # 10 fold models (2 seeds): a multiple of 1/10; 0 too, when the mean's top class is no single model's top class
+    assert set(table["Agreement"].round(9)) <= {round(k / 10, 9) for k in range(11)}
     assert (table["Cropped"] == "yes").sum() == sum(len(s) > 1000 for _, s in records) == 58  # cropped, not dropped
     assert table["Localization"].nunique() > 1  # the trained models discriminate
     summary = json.loads((tmp_path / "a/summary.json").read_text())
@@ -298,7 +283,6 @@ def test_predicts_real_proteins_reproducibly_in_input_order(bundle: Path, partia
     assert (tmp_path / "a/class_distribution.png").stat().st_size > 1000
 
 
-@pytest.mark.slow
 def test_ensemble_is_the_mean_of_the_fold_models(bundle: Path, subset: Path, tmp_path: Path) -> None:
     proc = cli("predict", "-f", str(subset), "-o", str(tmp_path / "out"), "-b", str(bundle), "-q")
     assert proc.returncode == 0, proc.stderr
@@ -312,7 +296,6 @@ def test_ensemble_is_the_mean_of_the_fold_models(bundle: Path, subset: Path, tmp
     assert (table["Cropped"] == "yes").sum() == 3
 
 
-@pytest.mark.slow
 def test_group_remap_follows_deeplocpro(bundle: Path, subset: Path, tmp_path: Path) -> None:
     from locfusion.metrics import apply_group_remap
 
@@ -557,7 +540,6 @@ def test_binary_missing_and_bundle_errors(tmp_path: Path) -> None:
                           "not a locfusion bundle (no manifest.json)")
 
 
-@pytest.mark.slow
 def test_rare_residues_and_any_length(bundle: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     aa = np.array(list("ACDEFGHIKLMNPQRSTVWY"))

@@ -1,9 +1,11 @@
 """Recovering from failures: killed training resumes, damaged checkpoints are not trusted,
 one fold can be rerun alone, and a killed embedding job leaves nothing that looks finished.
 
-The workflow tests run the real workflow (tests/workflow_utils.py) in scratch copies on
-one cheap embedder (BLOSUM62) with a tiny fusion model, and kill snakemake with all its
-jobs (SIGKILL to its process group), as a node failure or an out-of-memory kill would.
+The workflow tests run the real workflow (tests/workflow_utils.py): the shared small DAG
+(tests/conftest.py) or scratch copies of it, and kill snakemake with all its jobs (SIGKILL
+to its process group), as a node failure or an out-of-memory kill would. Killing and
+resuming, and retraining a forced fold with everything downstream, take minutes: those
+tests are `slow` (make test-slow; CI runs them).
 """
 
 from __future__ import annotations
@@ -28,9 +30,18 @@ from safetensors.torch import load_file
 from locfusion import training
 from locfusion.training import TrainingSettings, train_fold
 from test_training import SPEC, toy_sets
-from workflow_utils import REPO, SNAKEMAKE, copy_workflow, demo_config, job_counts, snakemake, write_config
+from workflow_utils import (
+    REPO,
+    SNAKEMAKE,
+    TINY_FUSION,
+    copy_workflow,
+    demo_config,
+    job_counts,
+    small_dag_config,
+    snakemake,
+    write_config,
+)
 
-TINY_FUSION = {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
 RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv")  # one trained model
 FOLD_FILES = ("test_predictions.tsv", "selection.json", "metrics.json")  # its test fold, for one seed
 
@@ -42,7 +53,7 @@ def fold_paths(experiments: Path, experiment: str, k: int) -> list[Path]:
 
 
 def small_config(**training_settings: Any) -> dict[str, Any]:
-    """The demo on BLOSUM62 only, with a tiny fusion model: the whole DAG in about a minute."""
+    """The demo on BLOSUM62 only, with a tiny fusion model (for the killed embedding job)."""
     config = demo_config({"training": {"epochs": 2, "patience": 2, "threads": 1, **training_settings}})
     config["embedders"] = {"blosum62": {"kind": "blosum62"}}
     # --configfile is merged into config.yaml: both of its experiment names exist, so both are redefined.
@@ -85,15 +96,6 @@ def kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool], poll: fl
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def demo_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole DAG (2 experiments x 5 folds, evaluation, figures) of the small config, run once."""
-    work = copy_workflow(tmp_path_factory.mktemp("dag"))
-    write_config(work / "c.yaml", small_config())
-    snakemake(work, "--configfile", "c.yaml", "--cores", "2")
-    return work
 
 
 # ----------------------------------------------------------------- checkpoints (no workflow)
@@ -151,15 +153,15 @@ def test_half_written_checkpoint_never_replaces_the_last_good_one(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_killed_training_job_resumes_from_its_last_epoch(demo_dag: Path, tmp_path: Path) -> None:
+def test_killed_training_job_resumes_from_its_last_epoch(small_dag: Path, tmp_path: Path) -> None:
     """SIGKILL snakemake and the training job mid-run; the documented rerun continues, not restarts."""
     epochs = 10
     target = "results/experiments/attention_pooling/seed_42/fold_0/val_1_g0"
-    works = {name: clone(demo_dag, tmp_path / name) for name in ("killed", "reference")}
+    works = {name: clone(small_dag, tmp_path / name) for name in ("killed", "reference")}
     for work in works.values():
         shutil.rmtree(work / "results/experiments")
         shutil.rmtree(work / "results/checkpoints")
-        write_config(work / "long.yaml", small_config(epochs=epochs, patience=epochs))
+        write_config(work / "long.yaml", small_dag_config(epochs=epochs, patience=epochs, t0=epochs))
     args = ("--configfile", "long.yaml", "--cores", "1", f"{target}/model.safetensors")
     snakemake(works["reference"], *args)
 
@@ -209,13 +211,14 @@ def planned_jobs(dry_run_output: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(demo_dag: Path) -> None:
+@pytest.mark.mutates_small_dag(order=1)  # leaves the DAG complete
+def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(small_dag: Path) -> None:
     """README, "Recovering from failures": retrain fold 2 of fusion from scratch; the other folds keep their files.
 
     Runs in the fixture's directory itself: the figure rules take the plotting code's
     absolute path as an input, so in a moved copy they would rerun anyway.
     """
-    work = demo_dag
+    work = small_dag
     experiments = work / "results/experiments"
     fold_files = {exp: {k: fold_paths(experiments, exp, k) for k in range(5)}
                   for exp in ("fusion", "attention_pooling")}

@@ -18,7 +18,10 @@ from locfusion.classes import CLASSES
 from locfusion.io import read_id_tsv
 
 from workflow_utils import (
+    MISSING_LOOKING_IDS,
     REPO,
+    SMALL_DAG_AP_EPOCHS,
+    SMALL_DAG_SEEDS,
     SNAKEMAKE,
     copy_workflow,
     demo_config,
@@ -30,8 +33,7 @@ from workflow_utils import (
     write_config,
 )
 
-SEEDS = [42, 43]  # the shortened demo trains every experiment with two seeds
-MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
+SEEDS = SMALL_DAG_SEEDS
 
 
 def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
@@ -89,6 +91,28 @@ def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -
     assert "results/bundles/fusion/seed_2_fold_0_val_3.safetensors" in out.stdout
 
 
+def test_figure_rules_all_targets_and_captions_come_from_one_table(tmp_path: Path) -> None:
+    """locfusion.figures.FIGURES: one rule per entry, each reading its outputs and log from the entry,
+    a caption file for each, and `all` asking for each figure (per experiment, conditional ones when on)."""
+    from locfusion.figures import FIGURES
+
+    blocks = rule_blocks()
+    assert {name.removeprefix("figure_") for name in blocks if name.startswith("figure_")} == set(FIGURES)
+    for name, figure in FIGURES.items():
+        body = blocks[f"figure_{name}"]
+        assert f'**figure_outputs("{name}")' in body and f'figure_log("{name}")' in body, name
+        assert (REPO / "workflow/report" / figure.caption).is_file(), figure.caption
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["audit"] = {"enabled": True}
+    write_config(tmp_path / "audit.yaml", config)
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "audit.yaml", "-n", "--cores", "45")
+    counts = job_counts(out.stdout + out.stderr)
+    n_experiments = len(config["experiments"])
+    for name, figure in FIGURES.items():
+        assert counts[f"figure_{name}"] == (n_experiments if figure.per_experiment else 1), name
+    assert "results/figures/homology_audit.pdf" in out.stdout
+
+
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     config = demo_config({"training": {"epochs": "many"}})
     config["data"]["fasta"] = str(REPO / "resources/demo/demo_proteome.fasta")
@@ -133,28 +157,8 @@ def test_every_rule_has_log_conda_env_and_heavy_rules_a_benchmark() -> None:
         assert "\n    benchmark:" in blocks[heavy]
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo DAG, shortened (few epochs), run for real in a scratch copy of the workflow."""
-    work = copy_workflow(tmp_path_factory.mktemp("demo"))
-    config = demo_config({"training": {"epochs": 4, "patience": 4, "seeds": SEEDS}})
-    config["predict"]["fasta"] = None  # rule predict is tested in tests/test_predict.py
-    # Five proteins renamed to IDs that pandas reads as missing values: they must survive every table.
-    text = (REPO / config["data"]["fasta"]).read_text()
-    for number, name in enumerate(MISSING_LOOKING_IDS, start=1):
-        text = text.replace(f">SYN{number:05d}|", f">{name}|", 1)
-    (work / "demo_na_ids.fasta").write_text(text)
-    config["data"]["fasta"] = "demo_na_ids.fasta"
-    write_config(work / "test_config.yaml", config)
-    started = time.perf_counter()
-    snakemake(work, "--configfile", "test_config.yaml", "--cores", "2")
-    (work / "seconds.txt").write_text(f"{time.perf_counter() - started:.1f}")
-    return work
-
-
-@pytest.mark.slow
-def test_demo_runs_end_to_end(demo_run: Path) -> None:
-    results = demo_run / "results"
+def test_demo_runs_end_to_end(small_dag: Path) -> None:
+    results = small_dag / "results"
     summary = json.loads((results / "data/filter_summary.json").read_text())
     assert summary["kept"] + summary["excluded"] == summary["input"]
     assert summary["excluded"] > 0
@@ -191,22 +195,20 @@ def test_demo_runs_end_to_end(demo_run: Path) -> None:
         for ext in ("png", "pdf"):
             assert (results / f"figures/{stem}.{ext}").stat().st_size > 1000
     log = (results / f"logs/train/fusion/seed_{SEEDS[0]}/fold_0/val_1_g0.log").read_text()
-    assert "epoch 1/4" in log
+    assert "epoch 1/2" in log
 
 
-@pytest.mark.slow
-def test_every_figure_of_the_demo_is_readable(demo_run: Path) -> None:
+def test_every_figure_of_the_demo_is_readable(small_dag: Path) -> None:
     """Each figure rule checks its layout (locfusion.plots.layout_problems) and logs any problem."""
-    logs = sorted((demo_run / "results/logs/figures").rglob("*.log"))
+    logs = sorted((small_dag / "results/logs/figures").rglob("*.log"))
     assert len(logs) >= 7  # dataset overview, per-class MCC, global metrics, CI, and per experiment two
     problems = [f"{log.name}: {line}" for log in logs for line in log.read_text().splitlines() if "layout:" in line]
     assert not problems, problems
 
 
-@pytest.mark.slow
-def test_every_rule_env_provides_what_its_code_imports(demo_run: Path) -> None:
+def test_every_rule_env_provides_what_its_code_imports(small_dag: Path) -> None:
     """Under --use-conda each rule runs in its own env: a package its code imports must be in that env."""
-    assert rule_env_gaps(demo_run) == {}
+    assert rule_env_gaps(small_dag) == {}
 
 
 def test_conda_envs_pin_the_versions_of_the_lock() -> None:
@@ -227,31 +229,32 @@ def test_conda_envs_pin_the_versions_of_the_lock() -> None:
     assert compared >= 30  # torch, numpy, pandas, ... in every env
 
 
-# Chance is MCC 0. The demo's attention pooling (blosum62 + profile, its own 100-epoch
-# settings, untouched by the fixture's shortened `training:`) reaches about 0.5 pooled.
+# Chance is MCC 0. The demo's attention pooling (blosum62 + profile, its own learning rate and
+# schedule, shortened to SMALL_DAG_AP_EPOCHS) reaches about 0.45 pooled in the shared DAG.
 LEARNING_FLOOR_MCC = 0.3
 
 
-@pytest.mark.slow
-def test_demo_learns_well_above_chance(demo_run: Path) -> None:
+def test_demo_learns_well_above_chance(small_dag: Path) -> None:
     """A change that stops the demo from learning (features, training, batching, labels) fails here."""
-    comparison = pd.read_csv(demo_run / "results/comparison/metrics.tsv", sep="\t")
+    comparison = pd.read_csv(small_dag / "results/comparison/metrics.tsv", sep="\t")
     plain = comparison[comparison["group_remap"] == "none"].set_index("experiment")["mcc_pooled"]  # without the remap
     assert plain["attention_pooling"] >= LEARNING_FLOOR_MCC, plain
+    history = pd.read_csv(small_dag / "results/experiments/attention_pooling/seed_42/fold_0/val_1_g0/history.tsv", sep="\t")
+    assert len(history) == SMALL_DAG_AP_EPOCHS  # the experiment's own schedule, not the global 2 epochs
     for k in range(5):
         run = f"results/experiments/attention_pooling/seed_{SEEDS[0]}/fold_{k}/val_{(k + 1) % 5}_g0"
-        history = pd.read_csv(demo_run / run / "history.tsv", sep="\t")
+        history = pd.read_csv(small_dag / run / "history.tsv", sep="\t")
         assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]  # the training curve falls
         assert history["val_mcc"].max() > history["val_mcc"].iloc[0]  # and validation improves on epoch 1
 
 
-@pytest.mark.slow
-def test_editing_plot_code_reruns_only_figures(demo_run: Path) -> None:
-    plots = demo_run / "workflow/locfusion/plots.py"
+@pytest.mark.mutates_small_dag(order=2)  # leaves every figure out of date
+def test_editing_plot_code_reruns_only_figures(small_dag: Path) -> None:
+    plots = small_dag / "workflow/locfusion/plots.py"
     plots.write_text(plots.read_text() + "\n# a change to plotting code only\n")
     future = time.time() + 2
     os.utime(plots, (future, future))
-    proc = snakemake(demo_run, "--configfile", "test_config.yaml", "-n", "--cores", "2")
+    proc = snakemake(small_dag, "--configfile", "c.yaml", "-n", "--cores", "2")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts, proc.stdout
     assert {rule for rule in counts if rule != "all"} <= {
@@ -261,10 +264,9 @@ def test_editing_plot_code_reruns_only_figures(demo_run: Path) -> None:
     assert "train" not in counts and "embed" not in counts
 
 
-@pytest.mark.slow
-def test_report_builds(demo_run: Path) -> None:
-    snakemake(demo_run, "--configfile", "test_config.yaml", "--report", "results/report.html", "--cores", "1")
-    html = (demo_run / "results/report.html").read_text(errors="replace")
+def test_report_builds(small_dag: Path) -> None:
+    snakemake(small_dag, "--configfile", "c.yaml", "--report", "results/report.html", "--cores", "1")
+    html = (small_dag / "results/report.html").read_text(errors="replace")
     assert len(html) > 10000 and "confusion" in html.lower()
     # The landing page leads with the headline table, before the description and the workflow graph.
     headline = html.find("Headline: test-fold metrics of every experiment")

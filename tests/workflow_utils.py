@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -58,6 +59,47 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+# ------------------------------------------------------------------ the shared small DAG
+# One real run of the whole workflow serves every test that reads a DAG's outputs
+# (tests/conftest.py, fixture `small_dag`): the demo proteome with five IDs that pandas
+# reads as missing values, both demo embedders, a tiny fusion model (2 epochs) and the
+# demo's attention pooling on a shortened schedule (it must still learn: the learning
+# floor), two seeds, a bundle and rule predict on new proteins with descriptions.
+
+SMALL_DAG_SEEDS = [42, 43]
+MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
+TINY_FUSION = {"hidden_dim": 16, "attention_heads": 1, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
+SMALL_DAG_AP_EPOCHS = 15  # the demo's attention pooling (100 epochs) shortened; it must still clear the learning floor
+SMALL_DAG_QUERY = (40, 2)  # rule predict's proteins: the first 40 of <= 1,000 residues, then 2 longer (cropped)
+
+
+def small_dag_config(**ap_training: Any) -> dict[str, Any]:
+    """The shared DAG's config (files it names are written by `prepare_small_dag`)."""
+    config = demo_config({"training": {"epochs": 2, "patience": 2, "seeds": SMALL_DAG_SEEDS, "threads": 1}})
+    config["data"]["fasta"] = "demo_na_ids.fasta"
+    config["experiments"]["fusion"]["params"] = TINY_FUSION
+    epochs = SMALL_DAG_AP_EPOCHS
+    config["experiments"]["attention_pooling"]["training"].update(
+        {"epochs": epochs, "patience": epochs, "t0": epochs, **ap_training})
+    config["predict"] = {"fasta": "query.fasta", "experiment": "attention_pooling", "group": "positive",
+                         "chunk_size": 16, "threads": 1}
+    return config
+
+
+def prepare_small_dag(work: Path) -> Path:
+    """Write the shared DAG's inputs and config (c.yaml) into a copy of the workflow."""
+    text = (REPO / "resources/demo/demo_proteome.fasta").read_text()
+    for number, name in enumerate(MISSING_LOOKING_IDS, start=1):
+        text = text.replace(f">SYN{number:05d}|", f">{name}|", 1)
+    (work / "demo_na_ids.fasta").write_text(text)
+    records = [(header.split("|")[0], "".join(body.split())) for header, body in
+               (chunk.split("\n", 1) for chunk in text.split(">")[1:])]
+    short, long = SMALL_DAG_QUERY
+    query = [r for r in records if len(r[1]) <= 1000][:short] + [r for r in records if len(r[1]) > 1000][:long]
+    (work / "query.fasta").write_text("".join(f">{pid} some description\n{seq}\n" for pid, seq in query))
+    return write_config(work / "c.yaml", small_dag_config())
+
+
 IMPORT_LOG = ".import_log"  # under a run's working directory: what each job imported (locfusion.runner)
 
 
@@ -110,6 +152,22 @@ def env_packages(env_file: Path) -> set[str]:
     return names
 
 
+@functools.cache
+def imported_names(module: str) -> frozenset[str]:
+    """Top-level names a locfusion module imports absolutely (its source, parsed once)."""
+    import ast
+
+    base = REPO / "workflow" / Path(*module.split("."))
+    source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+    named: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            named.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            named.add(node.module.split(".")[0])
+    return frozenset(named)
+
+
 def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
     """For every job of a run: third-party packages its code imported that its rule's conda env lacks.
 
@@ -118,7 +176,6 @@ def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
     and that were loaded too are the ones its env must provide (a package pulled
     in by another package is that package's business).
     """
-    import ast
     import importlib.metadata
 
     providers = importlib.metadata.packages_distributions()
@@ -134,13 +191,7 @@ def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
         loaded = set(record.read_text().split())
         named: set[str] = set()
         for module in (m for m in loaded if m.startswith("locfusion")):
-            base = REPO / "workflow" / Path(*module.split("."))
-            source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
-            for node in ast.walk(ast.parse(source.read_text())):
-                if isinstance(node, ast.Import):
-                    named.update(alias.name.split(".")[0] for alias in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    named.add(node.module.split(".")[0])
+            named |= imported_names(module)
         used = (named & loaded) - set(sys.stdlib_module_names) - {"locfusion", "__future__"}
         have = env_packages(envs[rule])
         for top in used:
