@@ -20,9 +20,20 @@ drawn from the real DeepLocPro proteins, random float16 values; speed does not d
     same width (the fusion model with its BiLSTM swapped), proteins and thread: residues/s of
     each over `--study-batches` batches and their ratio (target: >= 10x).
 
-    .venv/bin/python benchmarks/study_scale.py                 # 1/8 of the study, ~6 min on 2 cores
+  - training throughput of the full-width fusion model and of attention pooling at the study's
+    input width, per thread at fp32 and bf16, and as a % of this machine's matmul peak at the same
+    precision and threads (target >= 50 %), at 1 and 2 threads (thread scaling);
+  - embedding throughput of an ESM-2 650M-shaped and a ProstT5-encoder-shaped layer (random
+    weights: the arithmetic is the real models'), per thread and at 2 threads;
+  - the projected wall time of the whole study on a 45-core server (embedding both pLMs with the
+    config's embedding threads; 2 experiments x 5 folds at 5 x 9 threads, at 50 epochs and at the
+    study's observed ~37), from those rates and an Amdahl fit of the 1 -> 2 thread scaling,
+    against the study's 10 days.
+
+    .venv/bin/python benchmarks/study_scale.py                 # 1/8 of the study, ~12 min on 2 cores
     .venv/bin/python benchmarks/study_scale.py --scale 0.25    # 1/4 (needs ~12 GB free)
-    .venv/bin/python benchmarks/study_scale.py --only-study-style   # the loop comparison only (~12 min)
+    .venv/bin/python benchmarks/study_scale.py --only-study-style   # the loop comparison only
+    .venv/bin/python benchmarks/study_scale.py --only-throughput    # rates and the 45-core projection (~6 min)
 """
 
 from __future__ import annotations
@@ -42,6 +53,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests"))  # plm_fixtures: random ESM-2 checkpoints
 
 from locfusion.embedders.base import Embedder, RuntimeOptions  # noqa: E402
 from locfusion.fasta import iter_fasta  # noqa: E402
@@ -49,7 +62,13 @@ from locfusion.fasta import iter_fasta  # noqa: E402
 # The real lengths: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
 PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
 STUDY_PROTEINS = 11_531
+STUDY_MEAN_LENGTH = 418  # residues: the study's proteins (DeepLocPro's 40-1000 aa here average less)
 STUDY_DIMS = (1280, 1024)
+# The study's protocol (its section 4): 5 folds, 3 train / 1 validation / 1 test fold each, at most
+# 50 epochs, converged in 32-42 (mean ~37), 5 folds in parallel at 9 threads on 45 cores, ~10 days.
+STUDY_EPOCHS = (50, 37)
+STUDY_DAYS = 10
+STUDY_THREADS, STUDY_CORES = 9, 45
 
 
 class PoolEmbedder(Embedder):
@@ -255,6 +274,158 @@ def study_style_comparison(store: dict[str, Any], batches: int, root: Path) -> d
             "params": sum(x.numel() for x in ours_model.parameters()), "proteins": len(ids)}
 
 
+def amdahl(rate_1: float, rate_2: float, threads: int) -> float:
+    """The rate at `threads` from the rates at 1 and 2 threads, by Amdahl's law fitted to them
+    (serial fraction s = 2 r1 / r2 - 1, clipped to [0, 1]): an extrapolation, said as such."""
+    serial = min(max(2 * rate_1 / rate_2 - 1, 0.0), 1.0)
+    return rate_1 / (serial + (1 - serial) / threads)
+
+
+def measured_precisions() -> tuple[str, ...]:
+    """fp32, and bf16 where the CPU computes it natively (elsewhere torch emulates it, ~100x slower:
+    a rate nobody would train at)."""
+    from locfusion.device import cpu_has_native_bf16
+
+    return ("fp32", "bf16") if cpu_has_native_bf16() else ("fp32",)
+
+
+def training_rates(lengths: np.ndarray, n_batches: int) -> dict[tuple[str, str, int], dict[str, float]]:
+    """Training residues/s, GFLOP/s and % of the matmul peak of both models at the study's input width.
+
+    Through benchmarks/train.py's timed loop (forward + backward + AdamW step of bucketed batches of
+    32, padding included in the FLOPs, real residues in the rate) and the same precision's matmul peak
+    at the same threads.
+    """
+    import torch
+    from perf import matmul_peak
+    from train import counted_flops, make_features, train_steps
+
+    from locfusion.batching import make_batches
+    from locfusion.models import build_model
+
+    features = make_features(lengths, STUDY_DIMS)
+    batches = make_batches(lengths, 32, np.random.default_rng(0), bucketed=True)[:n_batches]
+    residues = float(sum(lengths[idx].sum() for idx in batches))
+    rates: dict[tuple[str, str, int], dict[str, float]] = {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+        peaks = {p: matmul_peak(dtypes[p]) for p in measured_precisions()}
+        for kind in ("fusion", "attention_pooling"):
+            dims = list(STUDY_DIMS) if kind == "fusion" else [STUDY_DIMS[0]]  # config.yaml: attention pooling on ESM-2
+            feats = features if kind == "fusion" else features[:1]
+            for precision in measured_precisions():
+                torch.manual_seed(0)
+                model = build_model(kind, dims)
+                model.train()
+                train_steps(model, feats, lengths, [batches[0][:4]], precision)  # warm-up
+                seconds = train_steps(model, feats, lengths, batches, precision)
+                flops = counted_flops(model, feats, lengths, batches, precision) if threads == 1 else float("nan")
+                rates[(kind, precision, threads)] = {
+                    "res_s": residues / seconds, "gflops": flops / seconds / 1e9, "peak": peaks[precision],
+                    "params": sum(p.numel() for p in model.parameters())}
+                print(f"  measured {kind} {precision} {threads} thread(s): {residues / seconds:.0f} residues/s "
+                      f"({seconds:.0f} s)", flush=True)
+    torch.set_num_threads(1)
+    return rates
+
+
+def embedding_rates(lengths: np.ndarray) -> dict[tuple[str, str, int], float]:
+    """Residues/s of one ESM-2 650M layer (through the real `esm2` embedder: a random 2-layer
+    checkpoint, halved) and of one ProstT5 encoder layer (transformers' T5 block at ProstT5's shape),
+    per precision and threads; a whole model is its layer count times slower."""
+    import torch
+    from plm_fixtures import make_esm2_checkpoint
+    from transformers import T5Config, T5EncoderModel
+
+    from locfusion.embedders import RuntimeOptions, build_embedder
+
+    rng = np.random.default_rng(2)
+    records = [(f"E{i}", "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), int(n)))) for i, n in enumerate(lengths)]
+    residues = float(lengths.sum())
+    rates: dict[tuple[str, str, int], float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = make_esm2_checkpoint(tmp, num_layers=2, embed_dim=1280, attention_heads=20,
+                                          name="esm2_t2_random_UR50D", with_regression=False)
+        # ProstT5 = T5-XL v1.1 shape: d_model 1024, 32 heads of 128, gated-GELU FFN 16384, 24 encoder layers.
+        t5 = T5EncoderModel(T5Config(vocab_size=150, d_model=1024, d_kv=128, num_heads=32, d_ff=16384,
+                                     num_layers=1, feed_forward_proj="gated-gelu")).eval()
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for precision in measured_precisions():
+                runtime = RuntimeOptions(device="cpu", precision=precision, threads=threads)
+                embedder = build_embedder("esm2_shape", {"kind": "esm2", "model": str(checkpoint)}, runtime)
+                embedder.embed_batch([records[0][1][:50]])  # warm-up
+                started = time.perf_counter()
+                for record in records:
+                    embedder.embed_batch([record[1]])
+                rates[("esm2_layer", precision, threads)] = 2 * residues / (time.perf_counter() - started)
+                dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+                model = t5.to(dtype)
+                with torch.inference_mode():
+                    model(input_ids=torch.zeros(1, 50, dtype=torch.long))
+                    started = time.perf_counter()
+                    for n in lengths:
+                        model(input_ids=torch.randint(0, 150, (1, int(n))))
+                rates[("prostt5_layer", precision, threads)] = residues / (time.perf_counter() - started)
+    torch.set_num_threads(1)
+    return rates
+
+
+def study_projection(train: dict[tuple[str, str, int], dict[str, float]], embed: dict[tuple[str, str, int], float],
+                     mean_length: float) -> None:
+    """Print the whole study's projected wall time on 45 cores at each precision."""
+    config_threads = 9  # config.yaml embed.threads and training.threads (5 x 9 under --cores 45)
+    residues = STUDY_PROTEINS * mean_length
+    train_res, val_res = residues * 3 / 5, residues / 5  # per fold and epoch; validation is forward only (~1/3)
+    print(f"\nprojection: the study on {STUDY_CORES} cores ({STUDY_PROTEINS:,} proteins x {mean_length:.0f} residues; "
+          f"Amdahl fit of 1 -> 2 threads, extrapolated to {config_threads})")
+    for precision in measured_precisions():
+        at9 = {kind: amdahl(train[(kind, precision, 1)]["res_s"], train[(kind, precision, 2)]["res_s"], config_threads)
+               for kind in ("fusion", "attention_pooling")}
+        epoch = {kind: (train_res + val_res / 3) / rate for kind, rate in at9.items()}
+        jobs = STUDY_CORES // config_threads  # 5 folds at once: one experiment's folds per wave
+        embed_s = 0.0
+        for layer, n_layers in (("esm2_layer", 33), ("prostt5_layer", 24)):
+            per_job = amdahl(embed[(layer, precision, 1)], embed[(layer, precision, 2)], config_threads) / n_layers
+            embed_s += residues / (per_job * jobs)
+        line = [f"  {precision}: embedding both pLMs {embed_s / 3600:.1f} h"]
+        for epochs in STUDY_EPOCHS:
+            total = embed_s + epochs * (epoch["fusion"] + epoch["attention_pooling"]) * 5 / jobs
+            line.append(f"{epochs} epochs: {total / 3600:.1f} h ({STUDY_DAYS * 24 * 3600 / total:.0f}x faster than "
+                        f"the study's {STUDY_DAYS} days)")
+        print("; ".join(line) + f"; epoch per fold at 9 threads: fusion {epoch['fusion'] / 60:.1f} min, "
+              f"attention pooling {epoch['attention_pooling'] / 60:.1f} min (study: 5 h 20 min per fusion epoch)")
+
+
+def throughput(args: argparse.Namespace) -> None:
+    """Print training and embedding rates per thread, against the matmul peak, and the projection."""
+    lengths_all = np.array([len(s) for _, s in iter_fasta(PARTIAL)])
+    lengths_all = lengths_all[(lengths_all >= 40) & (lengths_all <= 1000)]
+    rng = np.random.default_rng(0)
+    if measured_precisions() == ("fp32",):
+        print("this CPU has no native bf16 (no avx512_bf16 / amx_bf16): bf16 is emulated, not measured")
+    train = training_rates(rng.choice(lengths_all, size=32 * args.throughput_batches, replace=False),
+                           args.throughput_batches)
+    print(f"\ntraining throughput at the study's width (inputs {STUDY_DIMS}; fusion "
+          f"{train[('fusion', 'fp32', 1)]['params']:,} parameters, attention pooling on ESM-2 "
+          f"{train[('attention_pooling', 'fp32', 1)]['params']:,}), {args.throughput_batches} bucketed batches of 32")
+    header = f"{'model':<19}{'precision':<10}{'res/s/thread':>13}{'GFLOP/s':>9}{'peak':>7}{'% peak':>8}{'2 threads':>11}{'scaling':>9}"
+    print(header)
+    print("-" * len(header))
+    for (kind, precision, threads), r in train.items():
+        if threads == 1:
+            two = train[(kind, precision, 2)]["res_s"]
+            print(f"{kind:<19}{precision:<10}{r['res_s']:>13.0f}{r['gflops']:>9.1f}{r['peak']:>7.0f}"
+                  f"{r['gflops'] / r['peak']:>8.1%}{two:>11.0f}{two / r['res_s']:>8.2f}x")
+    embed = embedding_rates(rng.choice(lengths_all, size=args.embed_proteins, replace=False))
+    print(f"\nembedding one layer, {args.embed_proteins} proteins one at a time (residues/s; a model is layers x slower)")
+    for layer in ("esm2_layer", "prostt5_layer"):
+        print("  " + layer + ": " + ", ".join(f"{p} {t} thread{'s' if t > 1 else ''} {embed[(layer, p, t)]:.0f}"
+                                              for p in measured_precisions() for t in (1, 2)))
+    study_projection(train, embed, STUDY_MEAN_LENGTH)
+
+
 def run_jobs(store: dict[str, Any], loader: str, n_jobs: int, steps: int) -> list[dict[str, Any]]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -279,7 +450,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dir", default=None, help="where to write the synthetic store (default: a temporary folder)")
     parser.add_argument("--study-batches", type=int, default=3, help="batches of 32 in the loop comparison")
     parser.add_argument("--only-study-style", action="store_true", help="only the loop comparison (a small store)")
+    parser.add_argument("--only-throughput", action="store_true", help="only the rates and the 45-core projection")
+    parser.add_argument("--throughput-batches", type=int, default=2, help="batches of 32 per training-rate measurement")
+    parser.add_argument("--embed-proteins", type=int, default=6, help="proteins per embedding-rate measurement")
     args = parser.parse_args(argv)
+    if args.only_throughput:
+        throughput(args)
+        return 0
     n = 32 * args.study_batches if args.only_study_style else round(STUDY_PROTEINS * args.scale)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         started = time.perf_counter()
@@ -318,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nmapped / preloaded time (read pass + {args.steps} steps): {epoch['mapped'] / epoch['preloaded']:.2f}x "
               "(target <= 1.10)")
         print(json.dumps({k: {"one": v["one"], "two": v["two"]} for k, v in results.items()}, default=float))
+    throughput(args)
     return 0
 
 
