@@ -86,6 +86,9 @@ report: $(STAMP)
 # under 10 minutes on 2 cores, venv included. make test-slow: that tier alone.
 # make test TESTS=all: both in one session, the shared workflow run built once (what CI runs).
 TESTS ?= fast
+ifeq ($(filter $(TESTS),fast all),)
+$(error TESTS must be fast or all, not '$(TESTS)' (make test-slow runs the slow tier alone))
+endif
 PYTEST_MARK := $(if $(filter all,$(TESTS)),,-m "not slow")
 
 test: $(STAMP)

@@ -53,7 +53,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def rank(item: pytest.Item) -> int:
         marker = item.get_closest_marker("mutates_small_dag")
-        return 0 if marker is None else marker.kwargs["order"]
+        if marker is None:
+            return 0
+        assert "order" in marker.kwargs, f"{item.nodeid}: mutates_small_dag needs order=N (1, 2, ...)"
+        return marker.kwargs["order"]
 
     items.sort(key=rank)
 
