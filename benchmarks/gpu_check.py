@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -31,16 +30,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "tests"))
 
-# The real lengths: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
-PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
 STUDY_PROTEINS = 11_531
 
 
 def lengths_like_deeplocpro(n: int, seed: int = 0) -> np.ndarray:
-    from locfusion.fasta import iter_fasta
+    from perf import deeplocpro_lengths  # benchmarks/, this script's folder
 
-    lengths = np.array([len(s) for _, s in iter_fasta(PARTIAL)])
-    return np.random.default_rng(seed).choice(lengths[(lengths >= 40) & (lengths <= 1000)], size=n)
+    return np.random.default_rng(seed).choice(deeplocpro_lengths(), size=n)
 
 
 def synthetic_sets(n: int, dims: Sequence[int], seed: int = 0):  # noqa: ANN201 (two ProteinSets)

@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmarks: best-of-N timing and the machine's matmul peak.
+"""Helpers shared by the benchmarks: best-of-N timing, the machine's matmul peak, and the
+real protein lengths that synthetic benchmark data are drawn from.
 
 Achieved FLOP/s only mean something against what this machine can do, so every
 benchmark measures the peak of a large square matrix product at the same precision
@@ -7,10 +8,28 @@ and thread count in the same run, and reports its own rate as a fraction of it.
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
+
+REPO = Path(__file__).resolve().parent.parent
+# The real DeepLocPro proteins: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
+PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
+
+
+@functools.cache
+def deeplocpro_lengths() -> np.ndarray:
+    """Lengths of the real DeepLocPro proteins within the study's filter (40-1000 residues), in file
+    order; benchmarks draw their synthetic proteins from them (speed depends on lengths, not values)."""
+    from locfusion.fasta import iter_fasta  # the caller has put workflow/ on sys.path
+
+    lengths = np.array([len(seq) for _, seq in iter_fasta(PARTIAL)])
+    return lengths[(lengths >= 40) & (lengths <= 1000)]
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:

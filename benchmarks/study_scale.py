@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import sys
 import tempfile
 import time
@@ -58,10 +57,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "tests"))  # plm_fixtures: random ESM-2 checkpoints
 
 from locfusion.embedders.base import Embedder, RuntimeOptions  # noqa: E402
-from locfusion.fasta import iter_fasta  # noqa: E402
+from perf import deeplocpro_lengths  # noqa: E402
 
-# The real lengths: ../shared beside the checkout, or LOCFUSION_SHARED (as the tests).
-PARTIAL = Path(os.environ.get("LOCFUSION_SHARED", REPO.parent / "shared")) / "data/deeplocpro/graphpart_partial.fasta"
 STUDY_PROTEINS = 11_531
 STUDY_MEAN_LENGTH = 418  # residues: the study's proteins (DeepLocPro's 40-1000 aa here average less)
 STUDY_DIMS = (1280, 1024)
@@ -95,8 +92,7 @@ def build_store(root: Path, n: int, seed: int = 0) -> dict[str, Any]:
     """Shards (2 per embedder) and the packed arrays of `n` synthetic proteins; the dataset table."""
     from locfusion.store import embed_to_shard, pack_embeddings
 
-    lengths = np.array([len(s) for _, s in iter_fasta(PARTIAL)])
-    lengths = np.random.default_rng(seed).choice(lengths[(lengths >= 40) & (lengths <= 1000)], size=n)
+    lengths = np.random.default_rng(seed).choice(deeplocpro_lengths(), size=n)
     records = [(f"S{i:05d}", "L" * int(length)) for i, length in enumerate(lengths)]
     paths: dict[str, Any] = {"shards": {}, "packed": {}, "ids": [r for r, _ in records], "lengths": lengths.tolist()}
     for e, dim in enumerate(STUDY_DIMS):
@@ -410,8 +406,7 @@ def study_projection(train: dict[tuple[str, str, int], dict[str, float]], embed:
 
 def throughput(args: argparse.Namespace) -> None:
     """Print training and embedding rates per thread, against the matmul peak, and the projection."""
-    lengths_all = np.array([len(s) for _, s in iter_fasta(PARTIAL)])
-    lengths_all = lengths_all[(lengths_all >= 40) & (lengths_all <= 1000)]
+    lengths_all = deeplocpro_lengths()
     rng = np.random.default_rng(0)
     if measured_precisions() == ("fp32",):
         print("this CPU has no native bf16 (no avx512_bf16 / amx_bf16): bf16 is emulated, not measured")

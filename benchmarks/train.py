@@ -38,19 +38,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from perf import matmul_peak  # noqa: E402
+from perf import deeplocpro_lengths, matmul_peak  # noqa: E402
 
 from locfusion.batching import make_batches, padding_fraction  # noqa: E402
-from locfusion.fasta import iter_fasta  # noqa: E402
 from locfusion.models import build_model  # noqa: E402
 from locfusion.training import autocast  # noqa: E402
 
-PARTIAL = REPO.parent / "shared/data/deeplocpro/graphpart_partial.fasta"
-
-
 def real_lengths(n: int, seed: int = 0) -> np.ndarray:
-    lengths = np.array([len(s) for _, s in iter_fasta(PARTIAL)])
-    lengths = lengths[(lengths >= 40) & (lengths <= 1000)]
+    lengths = deeplocpro_lengths()
     return np.random.default_rng(seed).choice(lengths, size=min(n, len(lengths)), replace=False)
 
 
