@@ -81,7 +81,6 @@ def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
     chunks: list[str] = []
     index = 0  # records seen
     offset = 0  # bytes read (for a file that is not text at all)
-    residues = 0  # letters of the current record so far
     for raw in _lines(path):
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
@@ -92,6 +91,7 @@ def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
             if raw.startswith(b">"):
                 raise InputError(f"{path}: record {index + 1}: {byte} in the header is not UTF-8 text") from None
             pid = header.split()[0] if header and header.split() else ""
+            residues = sum(len("".join(chunk.split())) for chunk in chunks)  # counted only here, off the hot path
             position = residues + len(b"".join(raw[: exc.start].split())) + 1
             raise InputError(f"{path}: record {index} '{pid}': {byte} at residue position {position} is not UTF-8 "
                              "text (sequences are letters)") from None
@@ -99,11 +99,10 @@ def iter_fasta(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
         if line.startswith(">"):
             if header is not None:
                 yield header, "".join(chunks)
-            header, chunks, residues = line[1:].strip(), [], 0
+            header, chunks = line[1:].strip(), []
             index += 1
         elif header is not None:
             chunks.append(line)
-            residues += len("".join(line.split()))
         elif line.strip():
             raise InputError(f"{path}: not a FASTA file (the first non-empty line does not start with '>')")
     if header is None:
