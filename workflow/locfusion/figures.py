@@ -14,7 +14,7 @@ rule (or an edit of plots.py) redraws it in seconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,8 @@ class Figure:
     """One figure of the workflow; its rule is `figure_<name>`, its log results/logs/figures/<path>.log.
 
     `path`: under results/figures/, without extension (png and pdf are both written); per
-    experiment when it holds `{experiment}`. `when`: the config switch a conditional figure
-    needs ("audit": audit.enabled), None for always.
+    experiment when it holds `{experiment}`. `when`: the config section whose `enabled` a
+    conditional figure needs ("audit": audit.enabled), None for always.
     """
 
     draw: Callable[[Any], None]
@@ -127,12 +127,12 @@ def figure_files(name: str, experiment: str | None = None) -> list[str]:
     return [f"results/figures/{path}.{ext}" for ext in ("png", "pdf")]
 
 
-def figure_targets(experiments: list[str], enabled: set[str]) -> list[str]:
+def figure_targets(experiments: list[str], config: Mapping[str, Any]) -> list[str]:
     """Every figure the workflow's `all` asks for: per experiment where the path says so, the
-    conditional ones only when their switch is on."""
+    conditional ones only when their config section is enabled."""
     targets: list[str] = []
     for name, figure in FIGURES.items():
-        if figure.when is not None and figure.when not in enabled:
+        if figure.when is not None and not config[figure.when]["enabled"]:
             continue
         for experiment in experiments if figure.per_experiment else [None]:
             targets.extend(figure_files(name, experiment))

@@ -210,8 +210,7 @@ def comparison_predictions(wildcards):
 
 
 def all_targets():
-    switches = {"audit"} if config["audit"]["enabled"] else set()
-    targets = ["results/comparison/metrics.tsv", *figure_targets(EXPERIMENTS, switches)]
+    targets = ["results/comparison/metrics.tsv", *figure_targets(EXPERIMENTS, config)]
     for experiment in EXPERIMENTS:
         targets.append(f"results/experiments/{experiment}/summary.json")
         targets.append(f"results/bundles/{experiment}/manifest.json")
