@@ -88,6 +88,7 @@ _BUILTINS: dict[str, tuple[str, frozenset[str]]] = {
     "esm2": ("esm2", frozenset({"model", "layer"})),
     "prostt5": ("prostt5", frozenset({"model"})),
     "unirep": ("unirep", frozenset({"size", "weights"})),
+    "near": ("near", frozenset({"weights"})),
 }
 
 
