@@ -121,14 +121,15 @@ def make_tiny_prostt5_dir(directory: str | Path, *, seed: int = 0) -> Path:
     return directory
 
 
-def make_tiny_prostt5_seq2seq_dir(directory: str | Path, *, seed: int = 0) -> Path:
+def make_tiny_prostt5_seq2seq_dir(directory: str | Path, *, seed: int = 0, **shape: object) -> Path:
     """Write a ProstT5-shaped encoder-decoder directory: a tiny `T5ForConditionalGeneration` + tokenizer.
 
     As the published ProstT5: one vocabulary for both directions, upper-case
     residue letters, lower-case 3Di letters, the `<AA2fold>` / `<fold2AA>`
     prefixes, `</s>` appended, pad (id 0) starting the decoder. The tokenizer is
     a word-level one (ProstT5's is sentencepiece) with the same token per
-    space-separated letter, which is all the embedder relies on.
+    space-separated letter, which is all the embedder relies on. `shape` overrides
+    T5Config fields (benchmarks/prostt5_3di.py builds ProstT5's real width this way).
     """
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
@@ -164,6 +165,7 @@ def make_tiny_prostt5_seq2seq_dir(directory: str | Path, *, seed: int = 0) -> Pa
         eos_token_id=1,
         decoder_start_token_id=0,
     )
+    config.update(dict(shape))
     model = T5ForConditionalGeneration(config).eval()
     directory = Path(directory)
     model.save_pretrained(directory)

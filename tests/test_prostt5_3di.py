@@ -24,7 +24,13 @@ transformers = pytest.importorskip("transformers")
 
 # One thread: the tiny model's decoding is all per-step overhead, which extra threads only slow.
 FP32 = RuntimeOptions(device="cpu", precision="fp32", threads=1)
-SEQS = ["MKTAYIAKQRQISFVKSHFSRQ", "M", "MKV", "ACDEFGHIKLMNPQRSTVWYXUZBO", "MSTNPKPQRKTKRNTNRRPQDVKFPGGGQIVGGVYLLPRRGPRLGVRATRKTSERSQPRGRRQPIPKARRPEGRTWAQ"]
+SEQS = [
+    "MKTAYIAKQRQISFVKSHFSRQ",
+    "M",
+    "MKV",
+    "ACDEFGHIKLMNPQRSTVWYXUZBO",
+    "MSTNPKPQRKTKRNTNRRPQDVKFPGGGQIVGGVYLLPRRGPRLGVRATRKTSERSQPRGRRQPIPKARRPEGRTWAQ",
+]
 
 
 def three_di(model_dir, **spec):

@@ -279,7 +279,8 @@ def _side_attrs(embedder: Embedder, rid: str, side: Mapping[str, str]) -> dict[s
     """
     if set(side) != set(embedder.side_attrs):
         raise RuntimeError(
-            f"embedder '{embedder.name}' returned side texts {sorted(side)} for '{rid}', declared {sorted(embedder.side_attrs)}"
+            f"embedder '{embedder.name}' returned side texts {sorted(side)} for '{rid}', "
+            f"declared {sorted(embedder.side_attrs)}"
         )
     return {f"{SIDE_PREFIX}{name}": str(text) for name, text in side.items()}
 
@@ -612,7 +613,10 @@ def export_side_fasta(paths: Sequence[str | os.PathLike[str]], side: str, out: s
         for pid in wanted:
             attrs = reader.attrs(pid)
             if attr not in attrs:
-                raise InputError(f"protein '{pid}' in shard {reader.shard_of(pid)} has no '{side}' side text (embedder kind {reader.provenance.get('kind')!r})")
+                raise InputError(
+                    f"protein '{pid}' in shard {reader.shard_of(pid)} has no '{side}' side text "
+                    f"(embedder kind {reader.provenance.get('kind')!r})"
+                )
             header = pid if not attrs.get("cropped") else f"{pid} cropped_from={attrs['original_length']}"
             handle.write(f">{header}\n{attrs[attr]}\n")
             n += 1

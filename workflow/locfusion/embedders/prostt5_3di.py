@@ -65,15 +65,16 @@ DECODING_DEFAULTS: dict[str, Any] = {
 
 def decoding_settings(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """The spec's decoding settings over the defaults, type- and range-checked (one line per problem)."""
-    settings = {key: spec.get(key, default) for key, default in DECODING_DEFAULTS.items()}
-    settings = {key: (default if settings[key] is None else settings[key]) for key, default in DECODING_DEFAULTS.items()}
+    settings = {key: default if spec.get(key) is None else spec[key] for key, default in DECODING_DEFAULTS.items()}
     checks = {
         "num_beams": (isinstance(settings["num_beams"], int) and settings["num_beams"] >= 1, "an integer >= 1"),
         "do_sample": (isinstance(settings["do_sample"], bool), "true or false"),
         "temperature": (_number(settings["temperature"]) and settings["temperature"] > 0, "a number > 0"),
         "top_k": (isinstance(settings["top_k"], int) and settings["top_k"] >= 0, "an integer >= 0 (0: off)"),
         "top_p": (_number(settings["top_p"]) and 0 < settings["top_p"] <= 1, "a number in (0, 1]"),
-        "repetition_penalty": (_number(settings["repetition_penalty"]) and settings["repetition_penalty"] > 0, "a number > 0"),
+        "repetition_penalty": (
+            _number(settings["repetition_penalty"]) and settings["repetition_penalty"] > 0, "a number > 0"
+        ),
         "seed": (isinstance(settings["seed"], int) and not isinstance(settings["seed"], bool), "an integer"),
     }
     for key, (ok, what) in checks.items():
@@ -181,7 +182,9 @@ class ProstT5ThreeDiEmbedder(Embedder):
         if lone is not None and lone != self.tokenizer.unk_token_id:
             ids = [i for i in ids if i != lone]
         if len(ids) != 1 or ids[0] == self.tokenizer.unk_token_id:
-            raise InputError(f"embedder '{self.name}': tokenizer of '{self.model_ref}' has no single token for {what} (not ProstT5?)")
+            raise InputError(
+                f"embedder '{self.name}': tokenizer of '{self.model_ref}' has no single token for {what} (not ProstT5?)"
+            )
         return int(ids[0])
 
     # ------------------------------------------------------------------ translation
@@ -238,7 +241,10 @@ class ProstT5ThreeDiEmbedder(Embedder):
         for i, s in enumerate(strings):
             bad = set(s) - set(THREE_DI)
             if not s or bad:
-                raise InputError(f"embedder '{self.name}': 3Di string {i} of the batch is empty or has non-3Di letters {''.join(sorted(bad))!r}")
+                raise InputError(
+                    f"embedder '{self.name}': 3Di string {i} of the batch is empty or has non-3Di letters "
+                    f"{''.join(sorted(bad))!r}"
+                )
         if not strings:
             return []
         enc = self._encode([fold_input(s) for s in strings], self.fold_prefix_id, strings, FOLD_PREFIX)
