@@ -161,6 +161,13 @@ def test_the_shard_keeps_the_3di_and_exports_it_as_fasta(embedder, tmp_path):
     with EmbeddingReader([shard]) as reader:
         assert reader.attrs("p0|x")["side.3di"] == embedder.translate([SEQS[0]])[0]
         np.testing.assert_allclose(reader["p0|x"], embedder.embed_batch([SEQS[0]])[0], atol=2e-2)
+    # the rule's entry point: dataset order (here reversed), whatever the shards' order
+    from locfusion import pipeline
+
+    dataset = tmp_path / "dataset.tsv"
+    dataset.write_text("id\tsequence\n" + "".join(f"{pid}\t{seq}\n" for pid, seq in reversed(records)))
+    assert pipeline.export_side_fasta(str(dataset), [str(shard)], "3di", str(tmp_path / "rule.fasta")) == len(SEQS)
+    assert read_plain_fasta(tmp_path / "rule.fasta") == list(reversed(fasta))
     plain = build_embedder("oh", {"kind": "onehot"})
     embed_to_shard(plain, records[:2], tmp_path / "onehot.h5", tokens_per_batch=64, max_length=None,
                    long_policy="crop", progress=False)
