@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWYXUZOB"  # the 25 residue letters of ProstT5's AA vocabulary
+THREE_DI = "acdefghiklmnpqrstvwy"  # ProstT5's 20 lower-case 3Di letters
 TINY_ESM2_LAYERS = 2
 
 
@@ -114,6 +115,58 @@ def make_tiny_prostt5_dir(directory: str | Path, *, seed: int = 0) -> Path:
         decoder_start_token_id=0,
     )
     model = T5EncoderModel(config).eval()
+    directory = Path(directory)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def make_tiny_prostt5_seq2seq_dir(directory: str | Path, *, seed: int = 0, **shape: object) -> Path:
+    """Write a ProstT5-shaped encoder-decoder directory: a tiny `T5ForConditionalGeneration` + tokenizer.
+
+    As the published ProstT5: one vocabulary for both directions, upper-case
+    residue letters, lower-case 3Di letters, the `<AA2fold>` / `<fold2AA>`
+    prefixes, `</s>` appended, pad (id 0) starting the decoder. The tokenizer is
+    a word-level one (ProstT5's is sentencepiece) with the same token per
+    space-separated letter, which is all the embedder relies on. `shape` overrides
+    T5Config fields (benchmarks/prostt5_3di.py builds ProstT5's real width this way).
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    for token in [*AMINO_ACIDS, *THREE_DI, "<AA2fold>", "<fold2AA>"]:
+        vocab[token] = len(vocab)
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", vocab["</s>"])])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        additional_special_tokens=["<AA2fold>", "<fold2AA>"],
+    )
+    torch.manual_seed(seed)
+    config = T5Config(
+        vocab_size=len(vocab),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=32,
+        dropout_rate=0.0,
+        feed_forward_proj="gated-gelu",
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    config.update(dict(shape))
+    model = T5ForConditionalGeneration(config).eval()
     directory = Path(directory)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

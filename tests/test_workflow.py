@@ -113,6 +113,22 @@ def test_figure_rules_all_targets_and_captions_come_from_one_table(tmp_path: Pat
     assert "results/figures/homology_audit.pdf" in out.stdout
 
 
+def test_a_prostt5_3di_embedder_plans_its_embedding_and_its_3di_fasta(tmp_path: Path) -> None:
+    """A prostt5_3di embedder an experiment reads: its shards, and rule export_3di's FASTA among `all`'s targets."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["embedders"]["prostt5_3di"] = {"kind": "prostt5_3di", "model": "Rostlab/ProstT5", "num_beams": 2}
+    config["experiments"]["fusion"]["embedders"].append("prostt5_3di")
+    write_config(tmp_path / "3di.yaml", config)
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "3di.yaml", "-n", "--cores", "45")
+    counts = job_counts(out.stdout + out.stderr)
+    assert counts["embed"] == config["embed"]["shards"] * 3
+    assert counts["export_3di"] == 1 and "results/embeddings/prostt5_3di/3di.fasta" in out.stdout
+    config["embedders"]["prostt5_3di"]["num_beams"] = 0
+    write_config(tmp_path / "bad.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "bad.yaml", "-n", check=False)
+    assert proc.returncode != 0 and "config key 'embedders.prostt5_3di.num_beams'" in proc.stdout + proc.stderr
+
+
 def test_invalid_config_names_the_key(tmp_path: Path) -> None:
     config = demo_config({"training": {"epochs": "many"}})
     config["data"]["fasta"] = str(REPO / "resources/demo/demo_proteome.fasta")

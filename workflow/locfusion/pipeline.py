@@ -111,6 +111,15 @@ def check_embeddings(dataset: str, h5_paths: Sequence[str], filter_settings: Map
     return summary
 
 
+def export_side_fasta(dataset: str, h5_paths: Sequence[str], side: str, out: str) -> int:
+    """One side text of every dataset protein (e.g. prostt5_3di's `3di`) as FASTA, in dataset order."""
+    from .store import export_side_fasta as export
+
+    n = export(h5_paths, side, out, ids=read_dataset(dataset)["id"])
+    log.info("wrote %d '%s' records to %s", n, side, out)
+    return n
+
+
 def pack_embeddings(h5_paths: Sequence[str], array_out: str, index_out: str) -> dict[str, int]:
     from .store import pack_embeddings as pack
 

@@ -64,6 +64,7 @@ __all__ = [
     "check_complete",
     "dataset_name",
     "embed_to_shard",
+    "export_side_fasta",
     "id_from_dataset_name",
     "length_batches",
     "load_embeddings",
@@ -94,6 +95,8 @@ _RESERVED_ATTRS = frozenset(
 # File attributes that must agree across the shards of one embedding set
 # (the embedder's own provenance keys `spec.*` are compared too).
 _SHARED_ATTRS = ("format_version", "embedder", "kind", "dim", "columns", "policy", "max_length", "length_limit")
+# Dataset attributes holding an embedder's side texts (`Embedder.side_attrs`): `side.3di`, ...
+SIDE_PREFIX = "side."
 _SHOW = 5  # ids listed in an error message before "..."
 
 
@@ -239,12 +242,13 @@ def embed_to_shard(
         ) as bar:
             done = 0
             for batch in batches:
-                outputs = embedder.embed_batch([seqs[i] for i in batch])
-                if len(outputs) != len(batch):
+                outputs, sides = embedder.embed_with_side([seqs[i] for i in batch])
+                if len(outputs) != len(batch) or len(sides) != len(batch):
                     raise RuntimeError(
-                        f"embedder '{embedder.name}' returned {len(outputs)} arrays for a batch of {len(batch)}"
+                        f"embedder '{embedder.name}' returned {len(outputs)} arrays and {len(sides)} side records "
+                        f"for a batch of {len(batch)}"
                     )
-                for i, out in zip(batch, outputs, strict=True):
+                for i, out, side in zip(batch, outputs, sides, strict=True):
                     data = to_float16(embedder, ids[i], out, lengths[i])
                     dset = group.create_dataset(names[i], data=data, chunks=data.shape, fletcher32=True)
                     _set_attrs(
@@ -255,6 +259,7 @@ def embed_to_shard(
                             "embedded_length": lengths[i],
                             "cropped": lengths[i] < original[i],
                             "policy": long_policy,
+                            **_side_attrs(embedder, ids[i], side),
                         },
                     )
                 done += len(batch)
@@ -265,6 +270,19 @@ def embed_to_shard(
         image = h5.id.get_file_image()
     with atomic_path(path) as tmp:
         tmp.write_bytes(image)
+
+
+def _side_attrs(embedder: Embedder, rid: str, side: Mapping[str, str]) -> dict[str, str]:
+    """An embedder's side texts for one protein, checked against the names it declares.
+
+    Stored as `side.<name>` dataset attributes so they cannot shadow the store's own.
+    """
+    if set(side) != set(embedder.side_attrs):
+        raise RuntimeError(
+            f"embedder '{embedder.name}' returned side texts {sorted(side)} for '{rid}', "
+            f"declared {sorted(embedder.side_attrs)}"
+        )
+    return {f"{SIDE_PREFIX}{name}": str(text) for name, text in side.items()}
 
 
 def _too_long_message(rid: str, n: int, embedder: Embedder, max_length: int | None, policy: str) -> str:
@@ -391,12 +409,16 @@ class EmbeddingReader:
             raise InputError(f"{where} holds non-finite values (NaN or inf); delete the shard and re-run its embed job")
         return data
 
+    def shard_of(self, protein_id: str) -> Path:
+        """The shard file holding a protein (for messages)."""
+        return self.paths[self._where[protein_id][0]]
+
     def checksummed(self, protein_id: str) -> bool:
         """Whether this protein's array carries a Fletcher-32 checksum (shards before it do not)."""
         return bool(self._dataset(protein_id).fletcher32)
 
     def attrs(self, protein_id: str) -> dict[str, Any]:
-        """Per-protein provenance: id, original_length, embedded_length, cropped, policy."""
+        """Per-protein provenance: id, original_length, embedded_length, cropped, policy, side.* texts."""
         return _attrs_dict(self._dataset(protein_id).attrs)
 
     def lengths(self) -> dict[str, int]:
@@ -572,6 +594,33 @@ class PackedEmbeddings(Mapping[str, np.ndarray]):
 
 
 # --------------------------------------------------------------------------- checking
+
+
+def export_side_fasta(paths: Sequence[str | os.PathLike[str]], side: str, out: str | os.PathLike[str],
+                      ids: Iterable[str] | None = None) -> int:
+    """Write one side text (e.g. `3di`) of every protein of an embedding set as FASTA; return the count.
+
+    Order: `ids` (all must be stored), else storage order. The header is the protein id; a cropped
+    protein's text is that of its embedded (cropped) sequence, and its header says so
+    (`cropped_from=<original length>`). A protein without the side text is an error naming it and
+    the shard. Written atomically, so a FASTA at `out` is always whole.
+    """
+    attr = f"{SIDE_PREFIX}{side}"
+    n = 0
+    with EmbeddingReader(paths) as reader, atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+        wanted = reader.ids if ids is None else list(ids)
+        reader.require(wanted)
+        for pid in wanted:
+            attrs = reader.attrs(pid)
+            if attr not in attrs:
+                raise InputError(
+                    f"protein '{pid}' in shard {reader.shard_of(pid)} has no '{side}' side text "
+                    f"(embedder kind {reader.provenance.get('kind')!r})"
+                )
+            header = pid if not attrs.get("cropped") else f"{pid} cropped_from={attrs['original_length']}"
+            handle.write(f">{header}\n{attrs[attr]}\n")
+            n += 1
+    return n
 
 
 def check_complete(paths: Sequence[str | os.PathLike[str]], expected: Mapping[str, int]) -> dict[str, Any]:

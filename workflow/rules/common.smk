@@ -218,6 +218,7 @@ def all_targets():
     if PSORTB:
         targets.append("results/comparison/psortb_unknown.tsv")
     targets.extend(AUDIT_TARGETS)  # audit.smk: none unless audit.enabled
+    targets.extend(THREE_DI_TARGETS)  # embed.smk: 3Di FASTA of prostt5_3di embedders
     return targets
 
 

@@ -1,6 +1,17 @@
 localrules:
     plan_shards,
     check_embeddings,
+    export_3di,
+
+
+# The 3Di FASTA of every prostt5_3di embedder an experiment reads (rule export_3di).
+THREE_DI_TARGETS = [
+    f"results/embeddings/{name}/3di.fasta"
+    for name in sorted(
+        {e for spec in config["experiments"].values() for e in spec["embedders"]}
+    )
+    if config["embedders"][name]["kind"] == "prostt5_3di"
+]
 
 
 rule plan_shards:
@@ -60,6 +71,22 @@ rule check_embeddings:
         filter=config["filter"],
     script:
         "../scripts/check_embeddings.py"
+
+
+rule export_3di:
+    """The 3Di strings a prostt5_3di embedder translated (stored in its shards), as one FASTA in dataset order."""
+    input:
+        dataset="results/data/dataset.tsv",
+        h5=lambda wildcards: shard_paths(wildcards.embedder),
+        check="results/embeddings/{embedder}/check.json",
+    output:
+        fasta="results/embeddings/{embedder}/3di.fasta",
+    log:
+        "results/logs/export_3di/{embedder}.log",
+    conda:
+        "../../envs/embed.yaml"
+    script:
+        "../scripts/export_3di.py"
 
 
 rule pack_embeddings:

@@ -46,6 +46,9 @@ class Embedder(abc.ABC):
     # Provenance keys (beyond kind, dim, spec.* and any *_sha256 checksum) that define the numbers:
     # a bundle refuses an embedder that disagrees on one (e.g. ESM-2's layer). Declared per kind.
     identity_keys: tuple[str, ...] = ()
+    # Names of the per-protein text a kind derives on the way to its numbers and that is worth
+    # keeping beside them (prostt5_3di: the 3Di translation); `embed_with_side` returns it.
+    side_attrs: tuple[str, ...] = ()
 
     def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
         self.name = name
@@ -55,6 +58,14 @@ class Embedder(abc.ABC):
     @abc.abstractmethod
     def embed_batch(self, sequences: Sequence[str]) -> list[np.ndarray]:
         """Embed a batch; return one float32 array of shape (len(seq), dim) per sequence."""
+
+    def embed_with_side(self, sequences: Sequence[str]) -> tuple[list[np.ndarray], list[dict[str, str]]]:
+        """`embed_batch` plus, per sequence, its `side_attrs` texts (none unless the kind declares some).
+
+        The store calls this so that side texts land with the embedding they made (same crop,
+        same provenance); kinds with side texts override it and derive `embed_batch` from it.
+        """
+        return self.embed_batch(sequences), [{} for _ in sequences]
 
     def provenance(self) -> dict[str, Any]:
         """Attributes stored with every embedding: enough to reproduce or refuse it."""
@@ -87,6 +98,10 @@ _BUILTINS: dict[str, tuple[str, frozenset[str]]] = {
     "profile": ("features", frozenset({"scales", "windows", "termini", "moments"})),
     "esm2": ("esm2", frozenset({"model", "layer"})),
     "prostt5": ("prostt5", frozenset({"model"})),
+    "prostt5_3di": (
+        "prostt5_3di",
+        frozenset({"model", "num_beams", "do_sample", "temperature", "top_k", "top_p", "repetition_penalty", "seed"}),
+    ),
     "unirep": ("unirep", frozenset({"size", "weights"})),
     "near": ("near", frozenset({"weights"})),
 }
