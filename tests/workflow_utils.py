@@ -128,6 +128,19 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
+def rule_conda_envs(body: str) -> list[Path]:
+    """The env files a rule can run in: its `conda:` file, or for rule embed (`embed_env`, a function
+    of the embedder's kind) the default env first, then each kind's own (locfusion.embed_job)."""
+    match = re.search(r'conda:\n\s+"([^"]+)"', body)
+    if match:
+        return [(REPO / "workflow/rules" / match.group(1)).resolve()]
+    if re.search(r"conda:\n\s+embed_env\n", body):
+        from locfusion.embed_job import DEFAULT_CONDA_ENV, OWN_INTERPRETER
+
+        return [REPO / "envs" / DEFAULT_CONDA_ENV, *(REPO / "envs" / own.conda_env for own in OWN_INTERPRETER.values())]
+    return []
+
+
 def rule_blocks() -> dict[str, str]:
     """Each rule's body in workflow/rules, by rule name."""
     blocks: dict[str, str] = {}
@@ -181,8 +194,7 @@ def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
     providers = importlib.metadata.packages_distributions()
     envs = {}
     for name, body in rule_blocks().items():
-        match = re.search(r'conda:\n\s+"([^"]+)"', body)
-        envs[name] = (REPO / "workflow/rules" / match.group(1)).resolve()
+        envs[name] = rule_conda_envs(body)[0]  # rule embed: embed.yaml (the shared DAG has no esmc embedder)
     gaps: dict[str, set[str]] = {}
     records = sorted((Path(workdir) / IMPORT_LOG).glob("*.txt"))
     assert records, f"no import records under {workdir / IMPORT_LOG}"
