@@ -23,6 +23,8 @@ from locfusion.errors import InputError
 from locfusion.pipeline import embed_shard
 from locfusion.store import EmbeddingReader, load_embeddings
 
+from workflow_utils import copy_workflow, demo_config, snakemake, write_config
+
 REPO = Path(__file__).resolve().parents[1]
 ESMC_PYTHON = REPO / ".venv-esmc" / "bin" / "python"
 CHECKS = Path(__file__).with_name("esmc_checks.py")
@@ -154,3 +156,30 @@ def test_rule_embed_picks_the_esmc_conda_env() -> None:
     common = (REPO / "workflow/rules/common.smk").read_text()
     assert "def embed_env(wildcards):" in common and "conda_env(config['embedders'][wildcards.embedder]['kind'])" in common
     assert (REPO / "envs/embed-esmc.yaml").is_file() and os.access(REPO / "envs/embed-esmc.post-deploy.sh", os.X_OK)
+
+
+def test_rule_embed_runs_an_esmc_embedder_in_its_venv(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
+    """Snakemake (with .venv's Python, fair-esm) runs rule embed for an esmc embedder: the shards come from
+    .venv-esmc (the rule's log says so), check_embeddings passes; a bad weights path fails in one line."""
+    work = copy_workflow(tmp_path / "wf")
+    embed = {"shards": 2, "threads": 1, "esmc_python": str(esmc_python)}
+    good = demo_config({"embedders": {"esmc_tiny": {"kind": "esmc", "model": str(tiny_weights)}}, "embed": embed})
+    write_config(work / "good.yaml", good)
+    target = "results/embeddings/esmc_tiny/check.json"
+    snakemake(work, "--configfile", "good.yaml", "--cores", "2", target)
+    summary = json.loads((work / target).read_text())  # check_embeddings: every protein has its rows
+    n_kept = len(pd.read_csv(work / "results/data/dataset.tsv", sep="\t"))
+    assert summary["n_shards"] == 2 and summary["n_proteins"] == n_kept > 0 and summary["dim"] == TINY_DIM
+    with EmbeddingReader(sorted((work / "results/embeddings/esmc_tiny").glob("shard_*.h5"))) as reader:
+        assert reader.dim == TINY_DIM and reader.provenance["kind"] == "esmc"
+        assert reader.shard_attrs[0]["weights_sha256"] == hashlib.sha256(tiny_weights.read_bytes()).hexdigest()
+    log = (work / "results/logs/embed/esmc_tiny/shard_0.log").read_text()
+    assert f"embedding in {esmc_python}" in log and "embedder esmc_tiny on cpu" in log
+
+    bad = demo_config({"embedders": {"esmc_bad": {"kind": "esmc", "model": str(tmp_path / "gone.pth")}}, "embed": embed})
+    write_config(work / "bad.yaml", bad)
+    proc = snakemake(work, "--configfile", "bad.yaml", "--cores", "1", "results/embeddings/esmc_bad/shard_0.h5",
+                     check=False)
+    assert proc.returncode != 0
+    message = f"locfusion: error in rule embed: ESM C weights not found: {tmp_path / 'gone.pth'}"
+    assert message in proc.stdout + proc.stderr
