@@ -106,15 +106,20 @@ def named_through_same_loader(weights: str, root: str) -> dict:
     target = Path(root) / entry.weights
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(weights, target)
+    saved = esmc.data_root
     esmc.data_root = lambda key: Path(root) if key == entry.data_key else None
     try:
-        embedder("esmc_300m")
-        wrong_shape = ""
-    except InputError as exc:
-        wrong_shape = str(exc)
-    esmc.NAMED_MODELS["esmc_tiny"] = esmc.NamedModel(entry.data_key, entry.weights, esmc.ESMCShape(**TINY))
-    by_name, by_path = embedder("esmc_tiny"), embedder(weights)
-    a, b = by_name.embed_batch(SEQS[:2]), by_path.embed_batch(SEQS[:2])
+        try:
+            embedder("esmc_300m")
+            wrong_shape = ""
+        except InputError as exc:
+            wrong_shape = str(exc)
+        esmc.NAMED_MODELS["esmc_tiny"] = esmc.NamedModel(entry.data_key, entry.weights, esmc.ESMCShape(**TINY))
+        by_name, by_path = embedder("esmc_tiny"), embedder(weights)
+        a, b = by_name.embed_batch(SEQS[:2]), by_path.embed_batch(SEQS[:2])
+    finally:
+        esmc.data_root = saved
+        esmc.NAMED_MODELS.pop("esmc_tiny", None)
     return {"wrong_shape": wrong_shape, "max_diff_name_path": max(float(np.abs(x - y).max()) for x, y in zip(a, b)),
             "sha_name": by_name.provenance()["weights_sha256"], "sha_path": by_path.provenance()["weights_sha256"],
             "weights_name": by_name.provenance()["weights"]}
@@ -139,22 +144,26 @@ def package_shapes() -> dict:
         seen["file"] = str(path)
         raise Built
 
+    saved = pretrained.ESMC, pretrained.data_root, torch.load
     pretrained.ESMC = record_model
     pretrained.data_root = lambda key: Path("/ROOT") / key
-    pretrained.torch.load = record_load
+    torch.load = record_load  # (the module esm.pretrained calls it as torch.load)
     out = {}
-    for name, builder in pretrained.LOCAL_MODEL_REGISTRY.items():
-        if not name.startswith("esmc"):
-            continue
-        seen.clear()
-        try:
-            builder("cpu")
-        except Built:
-            pass
-        out[name] = {"package": dict(seen), "ours": {"shape": [NAMED_MODELS[name].shape.d_model, NAMED_MODELS[name].shape.n_heads,
-                                                         NAMED_MODELS[name].shape.n_layers],
-                                               "file": str(Path("/ROOT") / NAMED_MODELS[name].data_key
-                                                           / NAMED_MODELS[name].weights)}}
+    try:
+        for name, builder in pretrained.LOCAL_MODEL_REGISTRY.items():
+            if not name.startswith("esmc"):
+                continue
+            seen.clear()
+            try:
+                builder("cpu")
+            except Built:
+                pass
+            ours = NAMED_MODELS[name]
+            out[name] = {"package": dict(seen),
+                         "ours": {"shape": [ours.shape.d_model, ours.shape.n_heads, ours.shape.n_layers],
+                                  "file": str(Path("/ROOT") / ours.data_key / ours.weights)}}
+    finally:
+        pretrained.ESMC, pretrained.data_root, torch.load = saved
     return out
 
 
@@ -176,6 +185,11 @@ def errors(weights: str, scratch: str) -> dict:
         except InputError as exc:
             out[case] = str(exc)
     return out
+
+
+def several(calls: str) -> dict:
+    """Several checks in one process (importing esm takes seconds): JSON [[check, args...], ...]."""
+    return {call[0]: globals()[call[0]](*call[1:]) for call in json.loads(calls)}
 
 
 if __name__ == "__main__":

@@ -57,8 +57,19 @@ def tiny_weights(esmc_python: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return path
 
 
-def test_esmc_rows_shape_determinism_and_provenance(esmc_python: Path, tiny_weights: Path) -> None:
-    out = check(esmc_python, "embed", str(tiny_weights))
+@pytest.fixture(scope="module")
+def checked(esmc_python: Path, tiny_weights: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The embedder's checks in one .venv-esmc process (offline: no Hugging Face download is tried)."""
+    scratch = tmp_path_factory.mktemp("esmc_checks")
+    calls = [["embed", str(tiny_weights)], ["crop", str(tiny_weights), str(scratch / "shard.h5")],
+             ["package_shapes"], ["named_through_same_loader", str(tiny_weights), str(scratch / "snapshot")],
+             ["errors", str(tiny_weights), str(scratch)]]
+    out = check(esmc_python, "several", json.dumps(calls), env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(scratch / "hf")})
+    return {**out, "scratch": scratch}
+
+
+def test_esmc_rows_shape_determinism_and_provenance(checked: dict, tiny_weights: Path) -> None:
+    out = checked["embed"]
     assert out["dim"] == TINY_DIM and out["dtype"] == "float32"
     assert out["shapes"] == [[n, TINY_DIM] for n in out["lengths"]]  # L x D for lengths 2 to 81
     assert out["manual_rows"] == [n + 2 for n in out["lengths"]]  # the model itself gives BOS and EOS rows too
@@ -73,34 +84,33 @@ def test_esmc_rows_shape_determinism_and_provenance(esmc_python: Path, tiny_weig
     assert out["max_residues"] == 2046
 
 
-def test_esmc_crops_a_long_protein_through_the_store(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
-    out = check(esmc_python, "crop", str(tiny_weights), str(tmp_path / "shard.h5"))
+def test_esmc_crops_a_long_protein_through_the_store(checked: dict) -> None:
+    out = checked["crop"]
     assert out["length"] > out["max_residues"] == out["stored_rows"]  # N- and C-terminal halves kept
     assert out["max_diff_stored_direct"] < 5e-3  # the stored rows are the cropped protein's (float16)
     assert f"more than the model's limit of {out['max_residues']}" in out["uncropped_error"]
 
 
-def test_esmc_released_shapes_are_the_packages(esmc_python: Path) -> None:
+def test_esmc_released_shapes_are_the_packages(checked: dict) -> None:
     """NAMED_MODELS agrees with what esm.pretrained builds (shape) and reads (file) for each name."""
-    out = check(esmc_python, "package_shapes")
+    out = checked["package_shapes"]
     assert set(out) == {"esmc_300m", "esmc_600m"}
     for name, sides in out.items():
         assert sides["package"] == sides["ours"], name
     assert out["esmc_300m"]["ours"]["shape"] == [960, 15, 30] and out["esmc_600m"]["ours"]["shape"] == [1152, 18, 36]
 
 
-def test_esmc_name_and_path_share_the_loader(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
-    out = check(esmc_python, "named_through_same_loader", str(tiny_weights), str(tmp_path / "snapshot"))
+def test_esmc_name_and_path_share_the_loader(checked: dict) -> None:
+    out = checked["named_through_same_loader"]
     assert "not esmc_300m's ESMCShape(d_model=960, n_heads=15, n_layers=30)" in out["wrong_shape"]
     assert out["max_diff_name_path"] == 0.0 and out["sha_name"] == out["sha_path"]
     assert out["weights_name"].endswith("data/weights/esmc_300m_2024_12_v0.pth")
 
 
-def test_esmc_bad_models_are_one_clear_line(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
-    out = check(esmc_python, "errors", str(tiny_weights), str(tmp_path),
-                env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+def test_esmc_bad_models_are_one_clear_line(checked: dict) -> None:
+    out = checked["errors"]
     assert all(msg and "\n" not in msg for msg in out.values()), out
-    assert out["missing"] == f"ESM C weights not found: {tmp_path / 'missing.pth'}"
+    assert out["missing"] == f"ESM C weights not found: {checked['scratch'] / 'missing.pth'}"
     assert "not a loadable ESM C state dict" in out["not_torch"]
     assert "not an ESM C state dict (no 'embed.weight' tensor)" in out["not_esmc"]
     assert "neither a released name (esmc_300m, esmc_600m) nor an existing weights file" in out["unknown_name"]
@@ -162,14 +172,14 @@ def test_rule_embed_runs_an_esmc_embedder_in_its_venv(esmc_python: Path, tiny_we
     """Snakemake (with .venv's Python, fair-esm) runs rule embed for an esmc embedder: the shards come from
     .venv-esmc (the rule's log says so), check_embeddings passes; a bad weights path fails in one line."""
     work = copy_workflow(tmp_path / "wf")
-    embed = {"shards": 2, "threads": 1, "esmc_python": str(esmc_python)}
+    embed = {"shards": 1, "threads": 1, "esmc_python": str(esmc_python)}
     good = demo_config({"embedders": {"esmc_tiny": {"kind": "esmc", "model": str(tiny_weights)}}, "embed": embed})
     write_config(work / "good.yaml", good)
     target = "results/embeddings/esmc_tiny/check.json"
     snakemake(work, "--configfile", "good.yaml", "--cores", "2", target)
     summary = json.loads((work / target).read_text())  # check_embeddings: every protein has its rows
     n_kept = len(pd.read_csv(work / "results/data/dataset.tsv", sep="\t"))
-    assert summary["n_shards"] == 2 and summary["n_proteins"] == n_kept > 0 and summary["dim"] == TINY_DIM
+    assert summary["n_shards"] == 1 and summary["n_proteins"] == n_kept > 0 and summary["dim"] == TINY_DIM
     with EmbeddingReader(sorted((work / "results/embeddings/esmc_tiny").glob("shard_*.h5"))) as reader:
         assert reader.dim == TINY_DIM and reader.provenance["kind"] == "esmc"
         assert reader.shard_attrs[0]["weights_sha256"] == hashlib.sha256(tiny_weights.read_bytes()).hexdigest()
