@@ -23,7 +23,7 @@ from locfusion.errors import InputError
 from locfusion.pipeline import embed_shard
 from locfusion.store import EmbeddingReader, load_embeddings
 
-from workflow_utils import copy_workflow, demo_config, snakemake, write_config
+from workflow_utils import copy_workflow, demo_config, rule_env_gaps, snakemake, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 ESMC_PYTHON = REPO / ".venv-esmc" / "bin" / "python"
@@ -185,6 +185,8 @@ def test_rule_embed_runs_an_esmc_embedder_in_its_venv(esmc_python: Path, tiny_we
         assert reader.shard_attrs[0]["weights_sha256"] == hashlib.sha256(tiny_weights.read_bytes()).hexdigest()
     log = (work / "results/logs/embed/esmc_tiny/shard_0.log").read_text()
     assert f"embedding in {esmc_python}" in log and "embedder esmc_tiny on cpu" in log
+    # What the jobs imported (rule embed: .venv's side of the hand-off) is in their conda envs, embed-esmc.yaml for embed.
+    assert rule_env_gaps(work, {"embed": REPO / "envs/embed-esmc.yaml"}) == {}
 
     bad = demo_config({"embedders": {"esmc_bad": {"kind": "esmc", "model": str(tmp_path / "gone.pth")}}, "embed": embed})
     write_config(work / "bad.yaml", bad)

@@ -181,7 +181,7 @@ def imported_names(module: str) -> frozenset[str]:
     return frozenset(named)
 
 
-def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
+def rule_env_gaps(workdir: Path, env_of: dict[str, Path] | None = None) -> dict[str, set[str]]:
     """For every job of a run: third-party packages its code imported that its rule's conda env lacks.
 
     What a job really used is the locfusion modules it loaded (recorded by
@@ -195,6 +195,7 @@ def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
     envs = {}
     for name, body in rule_blocks().items():
         envs[name] = rule_conda_envs(body)[0]  # rule embed: embed.yaml (the shared DAG has no esmc embedder)
+    envs.update(env_of or {})  # a run whose rule embed ran in another of its envs (esmc: embed-esmc.yaml)
     gaps: dict[str, set[str]] = {}
     records = sorted((Path(workdir) / IMPORT_LOG).glob("*.txt"))
     assert records, f"no import records under {workdir / IMPORT_LOG}"
