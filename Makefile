@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-slow report venv lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage
+.PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -19,9 +19,28 @@ help:
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
 	@echo "make offline-leakage - attention pooling on UniRep under GraphPart vs stratified random folds, with the homology audit"
+	@echo "make venv-esmc - the separate venv of the ESM-C embedder (kind esmc; made by make test too)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
+
+# The ESM-C embedder (kind esmc) needs EvolutionaryScale's `esm` package, whose top-level module
+# clashes with fair-esm's (kind esm2) in .venv: it gets this venv of its own, and rule embed hands an
+# esmc shard to its interpreter (config embed.esmc_python) when the one running the rule lacks it.
+# CPU torch first (as for .venv), then the lock with --no-deps, then the library itself.
+ESMC_VENV := .venv-esmc
+ESMC_STAMP := $(ESMC_VENV)/.installed
+
+venv-esmc: $(ESMC_STAMP)
+
+$(ESMC_STAMP): pyproject.toml requirements-esmc.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(ESMC_VENV)
+	$(ESMC_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(ESMC_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(ESMC_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-esmc.lock
+	$(ESMC_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(ESMC_STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -91,7 +110,7 @@ $(error TESTS must be fast or all, not '$(TESTS)' (make test-slow runs the slow 
 endif
 PYTEST_MARK := $(if $(filter all,$(TESTS)),,-m "not slow")
 
-test: $(STAMP)
+test: $(STAMP) $(ESMC_STAMP)
 	$(BIN)/python -m pytest -ra $(PYTEST_MARK)
 
 test-slow: $(STAMP)

@@ -28,6 +28,7 @@ from workflow_utils import (
     job_counts,
     CONDA_NAMES,
     rule_blocks,
+    rule_conda_envs,
     rule_env_gaps,
     snakemake,
     write_config,
@@ -157,18 +158,18 @@ def test_every_rule_has_log_conda_env_and_heavy_rules_a_benchmark() -> None:
     assert {"normalize", "filter_dataset", "embed", "train", "evaluate_experiment"} <= set(blocks)
     for name, body in blocks.items():
         assert "\n    log:" in body, f"rule {name} has no log"
-        match = re.search(r'conda:\n\s+"([^"]+)"', body)
-        assert match, f"rule {name} has no conda env"
-        env_path = (REPO / "workflow/rules" / match.group(1)).resolve()
-        assert env_path.is_file(), f"rule {name}: {env_path} missing"
-        env = yaml.safe_load(env_path.read_text())
-        assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
-        for dep in env["dependencies"]:
-            if isinstance(dep, dict):
-                for pip_dep in dep["pip"]:
-                    assert Requirement(pip_dep.split("#")[0].strip()).specifier, pip_dep
-            else:
-                assert re.fullmatch(r"[\w.-]+=[\w.]+", dep), f"{env_path.name}: '{dep}' is not pinned"
+        env_paths = rule_conda_envs(body)
+        assert env_paths, f"rule {name} has no conda env"
+        for env_path in env_paths:
+            assert env_path.is_file(), f"rule {name}: {env_path} missing"
+            env = yaml.safe_load(env_path.read_text())
+            assert env["channels"] == ["conda-forge", "bioconda", "nodefaults"]
+            for dep in env["dependencies"]:
+                if isinstance(dep, dict):
+                    for pip_dep in dep["pip"]:
+                        assert Requirement(pip_dep.split("#")[0].strip()).specifier, pip_dep
+                else:
+                    assert re.fullmatch(r"[\w.-]+=[\w.]+", dep), f"{env_path.name}: '{dep}' is not pinned"
     for heavy in ("embed", "train"):
         assert "\n    benchmark:" in blocks[heavy]
 
@@ -227,15 +228,25 @@ def test_every_rule_env_provides_what_its_code_imports(small_dag: Path) -> None:
     assert rule_env_gaps(small_dag) == {}
 
 
-def test_conda_envs_pin_the_versions_of_the_lock() -> None:
-    """One source of truth: where an env and requirements.lock name the same package, the versions agree."""
+def read_lock(path: Path) -> dict[str, str]:
+    """A pip lock as {conda-style name: version}."""
     lock = {}
-    for line in (REPO / "requirements.lock").read_text().splitlines():
+    for line in path.read_text().splitlines():
         if "==" in line and not line.lstrip().startswith("#"):
             name, version = line.split("==", 1)
             lock[CONDA_NAMES.get(name.lower(), name.lower()).replace("_", "-")] = version.split(";")[0].strip()
+    return lock
+
+
+def test_conda_envs_pin_the_versions_of_the_lock() -> None:
+    """One source of truth: where an env and its lock name the same package, the versions agree.
+
+    The lock is requirements.lock, except for the ESM C env: requirements-esmc.lock (.venv-esmc).
+    """
+    locks = {name: read_lock(REPO / name) for name in ("requirements.lock", "requirements-esmc.lock")}
     compared = 0
     for env_file in sorted((REPO / "envs").glob("*.yaml")):
+        lock = locks["requirements-esmc.lock" if env_file.name == "embed-esmc.yaml" else "requirements.lock"]
         for dep in yaml.safe_load(env_file.read_text())["dependencies"]:
             for item in dep["pip"] if isinstance(dep, dict) else [dep]:
                 name, version = re.split(r"==|=", item.split("#")[0].strip(), maxsplit=1)

@@ -128,6 +128,19 @@ def job_counts(dry_run_output: str) -> dict[str, int]:
     return counts
 
 
+def rule_conda_envs(body: str) -> list[Path]:
+    """The env files a rule can run in: its `conda:` file, or for rule embed (`embed_env`, a function
+    of the embedder's kind) the default env first, then each kind's own (locfusion.embed_job)."""
+    match = re.search(r'conda:\n\s+"([^"]+)"', body)
+    if match:
+        return [(REPO / "workflow/rules" / match.group(1)).resolve()]
+    if re.search(r"conda:\n\s+embed_env\n", body):
+        from locfusion.embed_job import DEFAULT_CONDA_ENV, OWN_INTERPRETER
+
+        return [REPO / "envs" / DEFAULT_CONDA_ENV, *(REPO / "envs" / own.conda_env for own in OWN_INTERPRETER.values())]
+    return []
+
+
 def rule_blocks() -> dict[str, str]:
     """Each rule's body in workflow/rules, by rule name."""
     blocks: dict[str, str] = {}
@@ -168,7 +181,7 @@ def imported_names(module: str) -> frozenset[str]:
     return frozenset(named)
 
 
-def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
+def rule_env_gaps(workdir: Path, env_of: dict[str, Path] | None = None) -> dict[str, set[str]]:
     """For every job of a run: third-party packages its code imported that its rule's conda env lacks.
 
     What a job really used is the locfusion modules it loaded (recorded by
@@ -181,8 +194,8 @@ def rule_env_gaps(workdir: Path) -> dict[str, set[str]]:
     providers = importlib.metadata.packages_distributions()
     envs = {}
     for name, body in rule_blocks().items():
-        match = re.search(r'conda:\n\s+"([^"]+)"', body)
-        envs[name] = (REPO / "workflow/rules" / match.group(1)).resolve()
+        envs[name] = rule_conda_envs(body)[0]  # rule embed: embed.yaml (the shared DAG has no esmc embedder)
+    envs.update(env_of or {})  # a run whose rule embed ran in another of its envs (esmc: embed-esmc.yaml)
     gaps: dict[str, set[str]] = {}
     records = sorted((Path(workdir) / IMPORT_LOG).glob("*.txt"))
     assert records, f"no import records under {workdir / IMPORT_LOG}"

@@ -71,6 +71,15 @@ def expected_lengths(data: pd.DataFrame, filter_settings: Mapping[str, Any]) -> 
 
 def embed_shard(dataset: str, shards: str, shard: int, embedder_name: str, spec: Mapping[str, Any],
                 embed_settings: Mapping[str, Any], filter_settings: Mapping[str, Any], out: str, threads: int) -> None:
+    from .embed_job import interpreter_for, run_elsewhere
+
+    # A kind whose package this interpreter cannot import (esmc beside fair-esm) runs in its own.
+    python = interpreter_for(str(spec.get("kind")), embed_settings)
+    if python is not None:
+        run_elsewhere(python, {"dataset": dataset, "shards": shards, "shard": shard, "embedder_name": embedder_name,
+                               "spec": dict(spec), "embed_settings": dict(embed_settings),
+                               "filter_settings": dict(filter_settings), "out": out, "threads": threads})
+        return
     import torch
 
     from .device import resolve_device, resolve_precision  # torch: only the embed rule's env has it

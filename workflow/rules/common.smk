@@ -17,6 +17,7 @@ from locfusion.cv import (
     run_training,
     validation_folds,
 )  # noqa: E402
+from locfusion.embed_job import conda_env  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
 from locfusion.figures import FIGURES, figure_files, figure_targets  # noqa: E402
 from locfusion.headline import headline_rst  # noqa: E402
@@ -62,6 +63,11 @@ wildcard_constraints:
 def raw_fasta():
     """The labelled FASTA: a configured local file, or the downloaded DeepLocPro set."""
     return config["data"]["fasta"] or "results/data/raw/graphpart_set.fasta"
+
+
+def embed_env(wildcards):
+    """Rule embed's conda env: the embedder's kind may need its own (esmc: envs/embed-esmc.yaml)."""
+    return f"../../envs/{conda_env(config['embedders'][wildcards.embedder]['kind'])}"
 
 
 def shard_paths(embedder):

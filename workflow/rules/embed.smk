@@ -42,7 +42,7 @@ rule embed:
     benchmark:
         "results/benchmarks/embed/{embedder}/shard_{shard}.tsv"
     conda:
-        "../../envs/embed.yaml"
+        embed_env
     threads: config["embed"]["threads"]
     resources:
         mem_mb=attempt_scaled(config["embed"]["mem_mb"]),

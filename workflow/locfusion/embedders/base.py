@@ -1,7 +1,7 @@
 """Embedder interface and registry.
 
 An embedder turns protein sequences into per-residue matrices (L x D). Each kind
-(`onehot`, `blosum62`, `physchem`, `profile`, `esm2`, `prostt5`, `unirep`) registers a
+(`onehot`, `blosum62`, `physchem`, `profile`, `esm2`, `esmc`, `prostt5`, `unirep`) registers a
 factory under its name; the workflow builds embedders from the config's
 `embedders:` section by kind, so new models plug in without touching rules.
 """
@@ -97,6 +97,7 @@ _BUILTINS: dict[str, tuple[str, frozenset[str]]] = {
     "physchem": ("features", frozenset({"scales"})),
     "profile": ("features", frozenset({"scales", "windows", "termini", "moments"})),
     "esm2": ("esm2", frozenset({"model", "layer"})),
+    "esmc": ("esmc", frozenset({"model"})),
     "prostt5": ("prostt5", frozenset({"model"})),
     "prostt5_3di": (
         "prostt5_3di",
