@@ -19,7 +19,7 @@ help:
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
 	@echo "make offline-leakage - attention pooling on UniRep under GraphPart vs stratified random folds, with the homology audit"
-	@echo "make venv-esmc - the separate venv of the ESM-C embedder (kind esmc; made by make test too)"
+	@echo "make venv-esmc - the separate venv of the ESM-C embedder (kind esmc; made by make test-slow and make test TESTS=all)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
 
 venv: $(STAMP)
@@ -110,10 +110,10 @@ $(error TESTS must be fast or all, not '$(TESTS)' (make test-slow runs the slow 
 endif
 PYTEST_MARK := $(if $(filter all,$(TESTS)),,-m "not slow")
 
-test: $(STAMP) $(ESMC_STAMP)
+test: $(STAMP) $(if $(filter all,$(TESTS)),$(ESMC_STAMP))
 	$(BIN)/python -m pytest -ra $(PYTEST_MARK)
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(ESMC_STAMP)
 	$(BIN)/python -m pytest -ra -m slow
 
 lint: $(STAMP)

@@ -2,8 +2,9 @@
 
 EvolutionaryScale's `esm` cannot be imported beside fair-esm's (this process has
 fair-esm), so the embedder's own checks run in .venv-esmc (tests/esmc_checks.py,
-JSON back); `make test` makes that venv first, and the fixture below makes it
-when pytest is run alone. The hand-off of a shard from this interpreter to that
+JSON back). Making that venv takes minutes, so the tests that need it are in the slow
+tier: `make test-slow` and `make test TESTS=all` (CI) make it first, and the fixture
+below makes it when pytest is run alone. The hand-off of a shard from this interpreter to that
 one (locfusion.embed_job) is tested from here.
 """
 
@@ -68,6 +69,7 @@ def checked(esmc_python: Path, tiny_weights: Path, tmp_path_factory: pytest.Temp
     return {**out, "scratch": scratch}
 
 
+@pytest.mark.slow
 def test_esmc_rows_shape_determinism_and_provenance(checked: dict, tiny_weights: Path) -> None:
     out = checked["embed"]
     assert out["dim"] == TINY_DIM and out["dtype"] == "float32"
@@ -84,6 +86,7 @@ def test_esmc_rows_shape_determinism_and_provenance(checked: dict, tiny_weights:
     assert out["max_residues"] == 2046
 
 
+@pytest.mark.slow
 def test_esmc_crops_a_long_protein_through_the_store(checked: dict) -> None:
     out = checked["crop"]
     assert out["length"] > out["max_residues"] == out["stored_rows"]  # N- and C-terminal halves kept
@@ -91,6 +94,7 @@ def test_esmc_crops_a_long_protein_through_the_store(checked: dict) -> None:
     assert f"more than the model's limit of {out['max_residues']}" in out["uncropped_error"]
 
 
+@pytest.mark.slow
 def test_esmc_released_shapes_are_the_packages(checked: dict) -> None:
     """NAMED_MODELS agrees with what esm.pretrained builds (shape) and reads (file) for each name."""
     out = checked["package_shapes"]
@@ -100,6 +104,7 @@ def test_esmc_released_shapes_are_the_packages(checked: dict) -> None:
     assert out["esmc_300m"]["ours"]["shape"] == [960, 15, 30] and out["esmc_600m"]["ours"]["shape"] == [1152, 18, 36]
 
 
+@pytest.mark.slow
 def test_esmc_name_and_path_share_the_loader(checked: dict) -> None:
     out = checked["named_through_same_loader"]
     assert "not esmc_300m's ESMCShape(d_model=960, n_heads=15, n_layers=30)" in out["wrong_shape"]
@@ -107,6 +112,7 @@ def test_esmc_name_and_path_share_the_loader(checked: dict) -> None:
     assert out["weights_name"].endswith("data/weights/esmc_300m_2024_12_v0.pth")
 
 
+@pytest.mark.slow
 def test_esmc_bad_models_are_one_clear_line(checked: dict) -> None:
     out = checked["errors"]
     assert all(msg and "\n" not in msg for msg in out.values()), out
@@ -131,6 +137,7 @@ EMBED_SETTINGS = {"tokens_per_batch": 64, "device": "cpu", "precision": "fp32"}
 FILTER_SETTINGS = {"max_length": 1000, "long_policy": "drop"}
 
 
+@pytest.mark.slow
 def test_embed_shard_hands_esmc_to_its_own_interpreter(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
     """From this interpreter (fair-esm's esm), rule embed's embed_shard runs an esmc shard in .venv-esmc."""
     assert interpreter_for("esmc", {"esmc_python": str(esmc_python)}) == esmc_python
@@ -168,6 +175,7 @@ def test_rule_embed_picks_the_esmc_conda_env() -> None:
     assert (REPO / "envs/embed-esmc.yaml").is_file() and os.access(REPO / "envs/embed-esmc.post-deploy.sh", os.X_OK)
 
 
+@pytest.mark.slow
 def test_rule_embed_runs_an_esmc_embedder_in_its_venv(esmc_python: Path, tiny_weights: Path, tmp_path: Path) -> None:
     """Snakemake (with .venv's Python, fair-esm) runs rule embed for an esmc embedder: the shards come from
     .venv-esmc (the rule's log says so), check_embeddings passes; a bad weights path fails in one line."""
