@@ -52,6 +52,29 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
         assert counts[figure] >= 1
 
 
+def test_the_recommended_setup_plans_esmc_and_3di_beside_the_study(tmp_path: Path) -> None:
+    """resources/study_recommended on top of config.yaml: 4 embedders (ESM C and ProstT5-3Di added), the
+    study's 2 experiments plus 3 fusion variants, 3 seeds, the 3Di FASTA exported, 4 declared comparisons."""
+    overlay = REPO / "resources/study_recommended/config.yaml"
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml"), str(overlay),
+                    "-n", "--cores", "45")
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts = job_counts(out.stdout + out.stderr)
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    added = yaml.safe_load(overlay.read_text())
+    kinds = {spec["kind"] for spec in added["embedders"].values()}
+    assert kinds == {"esmc", "prostt5_3di"}
+    embedders = {**base["embedders"], **added["embedders"]}
+    experiments = {**base["experiments"], **added["experiments"]}
+    assert len(embedders) == 4 and len(experiments) == 5
+    assert counts["embed"] == base["embed"]["shards"] * len(embedders)
+    assert counts["export_3di"] == 1
+    assert counts["train"] == len(experiments) * len(added["training"]["seeds"]) * 5
+    assert counts["evaluate_experiment"] == len(experiments)
+    for comparison in added["comparisons"]:
+        assert comparison["a"] in experiments and comparison["b"] in experiments
+
+
 def test_a_45_core_server_keeps_at_least_40_cores_busy_in_each_phase(tmp_path: Path) -> None:
     """profiles/local on config.yaml: embedding and training each fill >= 40 of 45 cores by construction
     (jobs that can run at once, by cores and by the profile's memory, times each job's threads)."""
