@@ -203,3 +203,15 @@ def test_rule_embed_runs_an_esmc_embedder_in_its_venv(esmc_python: Path, tiny_we
     assert proc.returncode != 0
     message = f"locfusion: error in rule embed: ESM C weights not found: {tmp_path / 'gone.pth'}"
     assert message in proc.stdout + proc.stderr
+
+
+def test_esmc_built_outside_its_venv_is_one_line_naming_the_package() -> None:
+    """In .venv (fair-esm's `esm`), building an esmc embedder, as locfusion predict would, names the
+    package it needs and says that only rule embed hands the work to .venv-esmc."""
+    from locfusion.embedders import build_embedder
+
+    with pytest.raises(InputError) as caught:
+        build_embedder("esmc_300m", {"kind": "esmc"})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "EvolutionaryScale's esm" in message and "locfusion predict" in message

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InputError
+
 try:
     from esm.models.esmc import ESMC
     from esm.tokenization import get_esmc_model_tokenizers
@@ -43,13 +46,13 @@ try:
     from esm.utils.encoding import tokenize_sequence
     from esm.utils.misc import stack_variable_length_tensors
 except ModuleNotFoundError as exc:  # fair-esm's `esm` has no esm.models: say which package is meant
-    raise ModuleNotFoundError(
-        f"kind 'esmc' needs EvolutionaryScale's esm package (pip: esm==3.2.1.post1; make venv-esmc), "
-        f"not fair-esm ({exc})",
-        name="esm (EvolutionaryScale's, in .venv-esmc: make venv-esmc)",
+    raise InputError(
+        f"kind 'esmc' needs EvolutionaryScale's esm package (esm==3.2.1.post1), which this Python "
+        f"({sys.executable}) cannot import ({exc}); rule embed hands esmc shards to .venv-esmc "
+        "(make venv-esmc) by itself, other commands (e.g. locfusion predict) must be run with an "
+        "interpreter that has it"
     ) from exc
 
-from ..errors import InputError
 from .base import Embedder, RuntimeOptions, register
 from .torch_runtime import check_batch, cpu_bf16_supported, file_sha256, inference, precision_name, setup_torch
 
