@@ -1,7 +1,7 @@
 """Embedder interface and registry.
 
 An embedder turns protein sequences into per-residue matrices (L x D). Each kind
-(`onehot`, `blosum62`, `physchem`, `profile`, `esm2`, `esmc`, `prostt5`, `unirep`) registers a
+(`onehot`, `blosum62`, `physchem`, `profile`, `esm2`, `esmc`, `prostt5`, `prostt5_3di`, `unirep`, `near`) registers a
 factory under its name; the workflow builds embedders from the config's
 `embedders:` section by kind, so new models plug in without touching rules.
 """
