@@ -294,3 +294,16 @@ def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path) -> None:
     assert counts["figure_extra_learning_curve"] == 1
     curve = [n for n, s in config["experiments"].items() if "extra_training_size" in s]
     assert len(curve) == 2 and counts["train"] == 5 * len(config["experiments"])
+
+
+def test_psortb_training_set_without_psortb_is_one_line_with_the_install_command(tmp_path: Path) -> None:
+    config = merge_configs(REPO / "resources/offline_study/config.yaml", REPO / "resources/offline_study/psortb_extra.yaml")
+    config["psortb"] = {"sclblast": [str(tmp_path / "absent" / "sclblast")]}
+    write_config(tmp_path / "c.yaml", config)
+    out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "--cores", "1",
+                    "results/data/psortb_training/sclblast.fasta", check=False)
+    assert out.returncode != 0
+    line = (f"locfusion: error in rule psortb_training_set: PSORTb training set: {tmp_path}/absent/sclblast not found; "
+            "install PSORTb (apt-get install psortb, Debian/Ubuntu, as root) or set psortb.sclblast to the SCL-BLAST "
+            "FASTA files")
+    assert line in (out.stdout + out.stderr).splitlines()

@@ -36,7 +36,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +45,10 @@ from .classes import normalize_class, normalize_group
 from .dataset import FilterSettings, filter_proteins, read_dataset
 from .errors import InputError
 from .fasta import iter_fasta
-from .homology import AuditSettings, easy_search
 from .io import read_id_tsv, write_json, write_tsv
+
+if TYPE_CHECKING:  # homology imports torch (through training.fold_split): only the exclusion rule's env has it
+    from .homology import AuditSettings
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,8 @@ def exclude_homologs(extras: pd.DataFrame, data: pd.DataFrame, splits: Sequence[
     hits to that split's test and validation folds count. The hit listed for an excluded
     protein is its highest-identity qualifying hit (then bit score, then ID).
     """
+    from .homology import easy_search
+
     if extras.empty:
         hits = pd.DataFrame(columns=["query", "target", "fident", "alnlen", "qcov", "tcov", "evalue", "bits"])
     else:
@@ -299,7 +303,7 @@ def run_exclusion(extras: str, dataset: str, splits: Sequence[tuple[int, int]], 
                   search: Mapping[str, Any], admitted_out: Sequence[str], excluded_out: Sequence[str],
                   summary_out: str, rejected: str, threads: int = 1) -> pd.DataFrame:
     """Rule extra_homology: per split the admitted and excluded lists, and the summary table."""
-    from .homology import mmseqs_executable, mmseqs_version
+    from .homology import AuditSettings, mmseqs_executable, mmseqs_version
 
     table = read_dataset(extras)
     data = read_dataset(dataset)

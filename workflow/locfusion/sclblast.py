@@ -68,7 +68,7 @@ def check_sources(paths: Sequence[str | os.PathLike[str]]) -> None:
     for path in paths:
         if not Path(path).is_file():
             raise InputError(f"PSORTb training set: {path} not found; install PSORTb ({INSTALL_HINT}, Debian/Ubuntu, as "
-                             "root) or set psortb_training.sources to the SCL-BLAST FASTA files")
+                             "root) or set psortb.sclblast to the SCL-BLAST FASTA files")
 
 
 def sha256(path: str | os.PathLike[str]) -> str:

@@ -18,8 +18,10 @@ from locfusion.cv import (
     validation_folds,
 )  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
+from locfusion.extra import curve_experiments  # noqa: E402
 from locfusion.figures import FIGURES, figure_files, figure_targets  # noqa: E402
 from locfusion.headline import headline_rst  # noqa: E402
+from locfusion.sclblast import default_sources  # noqa: E402
 
 try:
     validate_config(config, SCHEMA_PATH)
@@ -304,19 +306,9 @@ def train_checks(wildcards):
     return checks
 
 
-from locfusion.extra import curve_experiments  # noqa: E402
-from locfusion.sclblast import check_sources, default_sources  # noqa: E402
-
 # Experiments on a learning curve with extra proteins (same model and inputs, different extra_training_size).
 CURVE_EXPERIMENTS = curve_experiments(config["experiments"]) if EXTRA_FASTAS else []
-# PSORTb's SCL-BLAST FASTAs (rule psortb_training_set): configured, or the installed root's three.
-PSORTB_SCLBLAST = config["psortb"]["sclblast"] or default_sources(config["psortb"]["root"])
-
-
-def psortb_sclblast(wildcards):
-    """The SCL-BLAST FASTAs, or one line saying how to install PSORTb (check_sources)."""
-    try:
-        check_sources(PSORTB_SCLBLAST)
-    except InputError as exc:
-        raise WorkflowError(str(exc)) from None
-    return PSORTB_SCLBLAST
+# PSORTb's SCL-BLAST FASTAs for rule psortb_training_set, as configured or the installed root's three.
+PSORTB_SCLBLAST = config["psortb"]["sclblast"] or default_sources(
+    config["psortb"]["root"]
+)

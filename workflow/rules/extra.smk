@@ -213,9 +213,10 @@ rule figure_extra_learning_curve:
 
 
 rule psortb_training_set:
-    """PSORTb 3.0's SCL-BLAST proteins as a labelled FASTA (a source for data.extra_training)."""
-    input:
-        sources=psortb_sclblast,
+    """PSORTb 3.0's SCL-BLAST proteins as a labelled FASTA (a source for data.extra_training).
+
+    The sources are params, not inputs, as in rule psortb_root: when PSORTb is not installed the
+    script says in one line how to install it (their sha256 is in provenance.json)."""
     output:
         fasta="results/data/psortb_training/sclblast.fasta",
         records="results/data/psortb_training/records.tsv",
@@ -224,5 +225,7 @@ rule psortb_training_set:
         "results/logs/psortb_training_set.log",
     conda:
         "../../envs/data.yaml"
+    params:
+        sources=PSORTB_SCLBLAST,
     script:
         "../scripts/psortb_training_set.py"

@@ -10,7 +10,7 @@ from locfusion.sclblast import extract_training_set  # noqa: E402
 
 
 def main(smk):
-    extract_training_set(list(smk.input.sources), smk.output.fasta, smk.output.records, smk.output.provenance)
+    extract_training_set(list(smk.params.sources), smk.output.fasta, smk.output.records, smk.output.provenance)
 
 
 run(snakemake, main)  # noqa: F821
