@@ -95,10 +95,13 @@ def test_records_that_cannot_train_are_rejected_with_their_reason(tmp_path: Path
     assert reasons["X6@8"].startswith("invalid sequence: invalid residue '1' at position 4")
     assert reasons["X7@9"] == "too short (20 < 40 aa)"
     assert reasons["X8@10"] == "duplicate sequence of X1"
-    assert reasons["X9@11"] == "same sequence as dataset protein P1_1 (fold 1)"
+    assert reasons["X9@11"] == "same sequence as a dataset protein: P1_1 (fold 1)"
     assert reasons["X10@12"].startswith("malformed header: 2 '|'-separated field(s)")
     assert len(kept) + len(rejected) == len(records)
-    assert rejection_counts(rejected)["duplicate ID"] == 1
+    assert rejection_counts(rejected) == {"ID clash with a dataset protein": 1, "duplicate ID": 1,
+                                          "duplicate sequence": 1, "invalid sequence": 1, "malformed header": 1,
+                                          "multi-label": 1, "same sequence as a dataset protein": 1,
+                                          "too short": 1, "unknown label": 1, "unknown organism group": 1}
 
 
 # ------------------------------------------------------------------------------ homology exclusion per split
@@ -151,6 +154,44 @@ def test_a_fragment_counts_by_the_coverage_of_the_shorter_protein(planted) -> No
     row = excluded.set_index("extra_id").loc["fragment_of_P3_4"]
     assert row["hit_id"] == "P3_4" and row["role"] == "validation"
     assert row["qcov"] >= 0.99 and row["tcov"] < 0.55 and row["coverage"] == row["qcov"]
+
+
+def test_split_summary_counts_each_split(planted) -> None:
+    from locfusion.extra import split_summary
+
+    summary = split_summary(planted, 3, n_rejected=2).set_index("split")
+    assert summary.loc["fold0_val1", ["records", "rejected", "candidates", "excluded", "excluded_test",
+                                      "admitted"]].tolist() == [5, 2, 3, 1, 1, 2]
+    assert summary.loc["fold1_val2", "excluded"] == 0 and summary.loc["fold2_val3", "excluded_validation"] == 1
+
+
+def test_stage_functions_write_each_split_and_the_summary(mmseqs: str, tmp_path: Path) -> None:
+    """Rules normalize_extra and extra_homology as the workflow calls them (config sections as given)."""
+    from locfusion.extra import run_exclusion, run_normalize
+    from locfusion.io import write_tsv
+
+    rng = np.random.default_rng(5)
+    data = tiny_dataset(rng)
+    write_tsv(data, tmp_path / "dataset.tsv")
+    source = data.loc[data["id"] == "P1_0", "sequence"].iloc[0]
+    fasta = write_fasta(tmp_path / "x.fasta", [("M|Periplasmic|unknown", point_mutant(source, [3])),
+                                               ("D|Cytoplasmic|negative", random_protein(rng, 90)),
+                                               ("Z|Cytoplasmic,Periplasmic|negative", random_protein(rng, 90))])
+    run_normalize([str(fasta)], str(tmp_path / "dataset.tsv"), str(tmp_path / "dataset.tsv"),
+                  {"min_length": 40, "max_length": 1000, "long_policy": "drop", "deduplicate": True},
+                  str(tmp_path / "extra.tsv"), str(tmp_path / "rejected.tsv"))
+    splits = [(0, 1), (1, 2)]
+    admitted = [str(tmp_path / f"extra_admitted_{split_name(*s)}.tsv") for s in splits]
+    excluded = [str(tmp_path / f"extra_excluded_{split_name(*s)}.tsv") for s in splits]
+    summary = run_exclusion(str(tmp_path / "extra.tsv"), str(tmp_path / "dataset.tsv"), splits,
+                            {"min_identity": 0.3, "min_coverage": 0.5}, {"sensitivity": 7.5, "evalue": 0.001},
+                            admitted, excluded, str(tmp_path / "summary.tsv"), str(tmp_path / "rejected.tsv"))
+    assert summary["excluded_validation"].tolist() == [1, 0] and summary["excluded_test"].tolist() == [0, 1]
+    assert summary["rejected"].tolist() == [1, 1] and summary["admitted"].tolist() == [1, 1]
+    hit = pd.read_csv(excluded[1], sep="\t").iloc[0]
+    assert (hit["extra_id"], hit["hit_id"], hit["role"]) == ("M", "P1_0", "test")
+    counts = json.loads((tmp_path / "summary.json").read_text())
+    assert counts["rejected"] == {"multi-label": 1} and counts["n_candidates"] == 2
 
 
 def test_coverage_is_that_of_the_shorter_protein() -> None:

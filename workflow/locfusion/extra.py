@@ -59,8 +59,8 @@ EXTRA_COLUMNS = ["id", "label", "group", "fold", "length", "sequence", "raw_labe
 REJECTED_COLUMNS = ["id", "source", "record", "label", "group", "length", "reason"]
 EXCLUDED_COLUMNS = ["extra_id", "label", "hit_id", "hit_fold", "role", "identity", "coverage", "qcov", "tcov",
                     "evalue", "bits"]
-SPLIT_COLUMNS = ["split", "test_fold", "val_fold", "candidates", "excluded", "excluded_test", "excluded_validation",
-                 "admitted"]
+SPLIT_COLUMNS = ["split", "test_fold", "val_fold", "records", "rejected", "candidates", "excluded", "excluded_test",
+                 "excluded_validation", "admitted"]
 _MULTI = re.compile(r"[;,]")
 
 
@@ -157,7 +157,7 @@ def normalize_extras(sources: Sequence[str | os.PathLike[str]], proteins: pd.Dat
     for row, hit in zip(kept[copies.notna()].itertuples(index=False), copies[copies.notna()]):
         rejected.append({"id": row.id, "source": row.source, "record": row.record, "label": row.label,
                          "group": row.group, "length": row.length,
-                         "reason": f"same sequence as dataset protein {hit[0]} (fold {hit[1]})"})
+                         "reason": f"same sequence as a dataset protein: {hit[0]} (fold {hit[1]})"})
     kept = kept[copies.isna()].reset_index(drop=True)
     rejected_frame = pd.DataFrame(rejected, columns=REJECTED_COLUMNS)
     if len(kept) + len(rejected_frame) != n_records:
@@ -223,12 +223,14 @@ def exclude_homologs(extras: pd.DataFrame, data: pd.DataFrame, splits: Sequence[
     return out
 
 
-def split_summary(results: Mapping[tuple[int, int], tuple[pd.DataFrame, pd.DataFrame]], n_extras: int) -> pd.DataFrame:
-    """One row per split: candidates, excluded (by role), admitted."""
+def split_summary(results: Mapping[tuple[int, int], tuple[pd.DataFrame, pd.DataFrame]], n_extras: int,
+                  n_rejected: int = 0) -> pd.DataFrame:
+    """One row per split: FASTA records, rejected (any split), candidates, excluded (by role), admitted."""
     rows = []
     for (test_fold, val_fold), (admitted, excluded) in results.items():
         rows.append({"split": split_name(test_fold, val_fold), "test_fold": test_fold, "val_fold": val_fold,
-                     "candidates": n_extras, "excluded": len(excluded),
+                     "records": n_extras + n_rejected, "rejected": n_rejected, "candidates": n_extras,
+                     "excluded": len(excluded),
                      "excluded_test": int((excluded["role"] == "test").sum()),
                      "excluded_validation": int((excluded["role"] == "validation").sum()), "admitted": len(admitted)})
     return pd.DataFrame(rows, columns=SPLIT_COLUMNS)
@@ -307,7 +309,7 @@ def run_exclusion(extras: str, dataset: str, splits: Sequence[tuple[int, int]], 
 
     table = read_dataset(extras)
     data = read_dataset(dataset)
-    settings = AuditSettings.from_config({**search, "threads": threads})
+    settings = AuditSettings(sensitivity=float(search["sensitivity"]), evalue=float(search["evalue"]), threads=threads)
     log.info("MMseqs2 %s; search %s; exclusion %s", mmseqs_version(mmseqs_executable()), settings, dict(exclusion))
     results = exclude_homologs(table, data, splits, ExclusionSettings(**exclusion), settings,
                                workdir=Path(summary_out).parent)
@@ -317,8 +319,8 @@ def run_exclusion(extras: str, dataset: str, splits: Sequence[tuple[int, int]], 
             raise AssertionError(f"{admitted_path} is not the file of split {split_name(*split)}")
         write_tsv(admitted, admitted_path)
         write_tsv(excluded, excluded_path)
-    summary = split_summary(results, len(table))
     rejected_table = pd.read_csv(rejected, sep="\t", dtype=str, keep_default_na=False)
+    summary = split_summary(results, len(table), len(rejected_table))
     write_tsv(summary, summary_out)
     write_json({"rejected": rejection_counts(rejected_table), "n_rejected": len(rejected_table),
                 "n_candidates": len(table), "exclusion": dict(exclusion),
