@@ -315,6 +315,30 @@ def test_extra_rules_are_planned_only_for_experiments_that_ask(tmp_path: Path) -
     assert counts["on"]["extra_learning_curve"] == counts["on"]["figure_extra_learning_curve"] == 1
     assert "results/data/extra_admitted_fold0_val1.tsv" in outputs["on"]
 
+    def train_inputs(text: str, experiment: str) -> str:
+        """The input line of rule train's job (experiment, seed 42, test fold 0) in a dry run's output."""
+        for block in text.split("\n\n"):
+            if "rule train:" in block and f"experiment={experiment}, seed=42, fold=0," in block:
+                return next(line for line in block.splitlines() if line.strip().startswith("input:"))
+        raise AssertionError(f"no train job of {experiment}")
+
+    assert train_inputs(outputs["on"], "attention_pooling") == train_inputs(outputs["off"], "attention_pooling")
+    extra_inputs = train_inputs(outputs["on"], "attention_pooling_extra")
+    assert "results/data/extra_admitted_fold0_val1.tsv" in extra_inputs
+    assert "results/embeddings/esm2_650m/extra/packed.npy" in extra_inputs
+
+
+def test_no_default_reaches_rule_trains_params() -> None:
+    """Params of rule train come from the experiment and training sections: validation must not add a
+    key there (a new default would change every job's params and retrain everything)."""
+    from locfusion.config import SCHEMA_PATH, validate_config
+    from locfusion.cv import run_experiment
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    validate_config(config, SCHEMA_PATH)
+    assert config["data"]["extra_training"] == [] and "extra_training_size" not in config["experiments"]["fusion"]
+    assert "extra_training_size" not in run_experiment(config, "fusion", 0)
+
 
 def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path) -> None:
     """resources/offline_study/psortb_extra.yaml on top of the core offline config: a dry run plans the
