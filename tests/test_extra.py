@@ -250,6 +250,8 @@ def test_learning_curves_group_experiments_by_model_and_inputs() -> None:
         "other": {"model": "fusion", "embedders": ["a", "b"]},
     }
     assert curve_experiments(experiments) == ["base", "plus", "all"]
+    other_lr = {**experiments, "plus": {**experiments["plus"], "training": {"lr": 0.1}}}
+    assert curve_experiments(other_lr) == ["base", "all", "plus"]  # two curves: base + all, and plus alone
     with pytest.raises(InputError, match="extra_training_size -1"):
         curve_experiments({"x": {"model": "m", "embedders": ["a"], "extra_training_size": -1}})
 

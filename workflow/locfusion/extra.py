@@ -29,6 +29,7 @@ dataset's format) is accepted and ignored: extra proteins have no fold.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -333,29 +334,32 @@ def run_exclusion(extras: str, dataset: str, splits: Sequence[tuple[int, int]], 
 
 
 def curve_key(experiment: Mapping[str, Any]) -> str:
-    """Experiments on one learning curve: the same model, embedders, params and group input."""
-    params = ",".join(f"{k}={v}" for k, v in sorted((experiment.get("params") or {}).items()))
-    group = " +group" if experiment.get("use_group") else ""
-    return f"{experiment['model']} ({'+'.join(experiment['embedders'])}{group}{'; ' + params if params else ''})"
+    """Experiments on one learning curve: everything but `extra_training_size` the same (model,
+    embedders, params, group input, training overrides, grid)."""
+    return json.dumps({k: v for k, v in experiment.items() if k != "extra_training_size"}, sort_keys=True, default=str)
+
+
+def curves(experiments: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each learning curve with at least one point with extra proteins, named after its first experiment
+    (in config order): curve name -> its experiments."""
+    groups: dict[str, list[str]] = {}
+    for name, spec in experiments.items():
+        groups.setdefault(curve_key(spec), []).append(name)
+    return {names[0]: names for names in groups.values() if any(training_size(experiments[n]) != 0 for n in names)}
 
 
 def curve_experiments(experiments: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The experiments of every learning curve that has at least one point with extra proteins."""
-    curves: dict[str, list[str]] = {}
-    for name, spec in experiments.items():
-        curves.setdefault(curve_key(spec), []).append(name)
-    return [name for names in curves.values() if any(training_size(experiments[n]) != 0 for n in names)
-            for name in names]
+    return [name for names in curves(experiments).values() for name in names]
 
 
 def learning_curve_table(experiments: Mapping[str, Mapping[str, Any]], summaries: Mapping[str, str],
                          manifests: Mapping[str, Sequence[str]], dataset: str) -> pd.DataFrame:
     """Per experiment: its curve, extra_training_size, mean training proteins per model (dataset + extra),
     pooled test MCC (mean over seeds) and its spread over seeds and test folds."""
-    import json
-
     data = read_dataset(dataset)
     sizes = data["fold"].astype(int).value_counts()
+    curve_of = {name: curve for curve, names in curves(experiments).items() for name in names}
     rows = []
     for name in summaries:
         summary = json.loads(Path(summaries[name]).read_text())
@@ -365,7 +369,7 @@ def learning_curve_table(experiments: Mapping[str, Mapping[str, Any]], summaries
             extra = int(manifest.get("extra_training", {}).get("used", 0))
             n_extra.append(extra)
             n_train.append(int(sizes.reindex(manifest["train_folds"], fill_value=0).sum()) + extra)
-        rows.append({"experiment": name, "curve": curve_key(experiments[name]),
+        rows.append({"experiment": name, "curve": curve_of[name],
                      "extra_training_size": str(training_size(experiments[name])),
                      "n_train": float(np.mean(n_train)), "n_extra": float(np.mean(n_extra)),
                      "pooled_mcc": summary["pooled"]["mcc"],

@@ -472,9 +472,10 @@ def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | 
 def plot_extra_learning_curve(table: pd.DataFrame, stem: str | os.PathLike[str]) -> list[Path]:
     """Pooled test MCC against training proteins per model (dataset + extra), one line per curve.
 
-    Error bars: the sample sd of the pooled MCC over seeds where there are several, else over
-    test folds (the per-fold spread), as the legend says; each point is labelled with its
-    `extra_training_size`.
+    A curve is named after its first experiment (same model and settings but for
+    `extra_training_size`). Error bars: the sample sd of the pooled MCC over seeds where there are
+    several, else over test folds (the per-fold spread), as the title says; each point is labelled
+    with its `extra_training_size`.
     """
     missing = [c for c in ("experiment", "curve", "extra_training_size", "n_train", "pooled_mcc") if c not in table]
     if missing:
