@@ -25,6 +25,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/psortb.smk"
 include: "workflow/rules/audit.smk"
+include: "workflow/rules/extra.smk"
 
 
 rule all:

@@ -43,7 +43,7 @@ GROUPS: dict[str, Group] = {
     "psortb": Group(("psortb", "ncbi-blast+-legacy"), ("psort", "blastall", "makeblastdb")),
 }
 # Which test modules need which group (conftest starts the installs these collected tests need).
-NEEDED_BY = {"test_psortb": "psortb", "test_homology": "mmseqs2", "test_slurm": "slurm"}
+NEEDED_BY = {"test_psortb": "psortb", "test_homology": "mmseqs2", "test_extra": "mmseqs2", "test_slurm": "slurm"}
 
 _started = False
 

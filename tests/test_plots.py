@@ -151,3 +151,20 @@ def test_dataset_overview(tmp_path):
     _check(plot_dataset_overview(df[keep], excluded, stem, 40, 1000), stem)
     stem = tmp_path / "dataset_none_excluded"
     _check(plot_dataset_overview(df[keep], excluded.iloc[:0], stem, 40, 1000), stem)
+
+
+def test_extra_learning_curve_is_readable(tmp_path: Path, readable_figures) -> None:
+    from locfusion.plots import plot_extra_learning_curve
+
+    table = pd.DataFrame({
+        "experiment": ["ap", "ap_2500", "ap_all", "fusion", "fusion_all"],
+        "curve": ["ap"] * 3 + ["fusion"] * 2,
+        "extra_training_size": ["0", "2500", "all", "0", "all"],
+        "n_train": [630.0, 3130.0, 11800.0, 630.0, 11800.0],
+        "pooled_mcc": [0.5, 0.55, 0.6, 0.52, 0.61],
+        "pooled_mcc_seed_sd": [None] * 5, "fold_mcc_sd": [0.05, 0.04, 0.03, 0.06, 0.04], "n_seeds": [1] * 5,
+    })
+    paths = plot_extra_learning_curve(table, tmp_path / "curve")
+    assert all(p.stat().st_size > 0 for p in paths)
+    with pytest.raises(InputError, match="lacks column"):
+        plot_extra_learning_curve(table.drop(columns="n_train"), tmp_path / "bad")

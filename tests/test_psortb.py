@@ -292,3 +292,64 @@ def test_psortb_joins_the_comparison_and_its_unknown_table_the_claim(tmp_path: P
     assert set(summaries) == {"single", PSORTB}
     for draw, stem in ((plots.plot_global_metrics, "global"), (plots.plot_per_class_mcc, "per_class")):
         assert all(path.stat().st_size > 1000 for path in draw(summaries, tmp_path / stem))
+
+
+# ------------------------------------------------------------------------------ SCL-BLAST training set
+
+
+def test_sclblast_fixture_extraction_merges_rejects_and_keeps_provenance(tmp_path: Path) -> None:
+    """PSORTb-style headers (tests/fixtures/sclblast): sub-annotation tags are not labels, multi-label
+    (one tag or two) and tagless records are excluded, identical duplicates across files merged,
+    conflicting ones excluded, an invalid sequence named; every record is one sidecar row."""
+    from locfusion.extra import read_records
+    from locfusion.sclblast import extract_training_set, parse_header
+
+    sources = [str(FIXTURES / "sclblast" / name) for name in ("gramneg.fasta", "grampos.fasta")]
+    info = extract_training_set(sources, str(tmp_path / "s.fasta"), str(tmp_path / "r.tsv"), str(tmp_path / "p.json"))
+    assert info["records"] == 11 and info["kept"] == 3 and info["merged_duplicates"] == 1
+    assert info["excluded_by_reason"] == {"conflicting duplicates": 2, "invalid sequence": 1, "multi-label": 3,
+                                          "no localization tag": 1}
+    records = pd.read_csv(tmp_path / "r.tsv", sep="\t", dtype=str, keep_default_na=False).set_index(["id", "record"])
+    assert len(records) == 11
+    assert records.loc[("psortb_17979023", "3"), "reason"] == "multi-label (Periplasmic, Cell wall & surface)"
+    assert records.loc[("psortb_333", "6"), "reason"] == "conflicting duplicates of psortb_333: labels Extracellular vs Periplasmic differ"
+    assert (records.loc[("psortb_16125160", "1"), "status"].tolist() == ["kept", "merged"])
+    assert records.loc[("psortb_16125160", "1"), "header"].iloc[0].endswith("[Caulobacter crescentus CB15]")
+    assert records.loc[("psortb_666", "4"), "reason"].startswith("multi-label (Outer membrane, Extracellular)")
+    provenance = json.loads((tmp_path / "p.json").read_text())
+    import hashlib
+    assert provenance["sources"][0]["sha256"] == hashlib.sha256(Path(sources[0]).read_bytes()).hexdigest()
+    # The FASTA reads back as extra training data: PSORTb's label spelling, group unknown.
+    kept, rejected = read_records([str(tmp_path / "s.fasta")])
+    assert not rejected and list(kept["id"]) == ["psortb_16125160", "psortb_222", "psortb_555"]
+    assert list(kept["label"]) == ["Cytoplasmic", "Outer membrane", "Cell wall & surface"]
+    assert set(kept["group"]) == {"unknown"}
+    assert parse_header("222 [OuterMembrane] isocitrate dehydrogenase [NADP] [E. coli]").description == \
+        "isocitrate dehydrogenase [NADP] [E. coli]"
+
+
+def test_sclblast_missing_files_say_how_to_install_psortb(tmp_path: Path) -> None:
+    from locfusion.sclblast import check_sources
+
+    with pytest.raises(InputError, match=r"^PSORTb training set: .*nothing/sclblast not found; install PSORTb "
+                                         r"\(apt-get install psortb"):
+        check_sources([str(tmp_path / "nothing" / "sclblast")])
+
+
+def test_sclblast_real_files_counts() -> None:
+    """PSORTb 3.0.6's own SCL-BLAST FASTAs (Debian psortb). Numbers measured 2026-11-30 with
+        PYTHONPATH=workflow python -c "from locfusion.sclblast import *; s=default_sources('/usr/lib/psort'); \\
+            k, t = extract(s); print(summary(t, k, s))"
+    30,172 records hold 12,609 distinct GI numbers (psortb.md: ~12,600 unique proteins)."""
+    from locfusion.sclblast import default_sources, extract, summary
+
+    debian.require("psortb")
+    sources = default_sources("/usr/lib/psort")
+    kept, sidecar = extract(sources)
+    info = summary(sidecar, kept, sources)
+    assert [s["records"] for s in info["sources"]] == [11343, 9027, 9802]
+    assert sidecar["id"].nunique() == 12609
+    assert info["kept"] == 12385 and info["unique_sequences"] == 12364 and info["merged_duplicates"] == 17481
+    assert info["excluded_by_reason"] == {"conflicting duplicates": 10, "invalid sequence": 1, "multi-label": 295}
+    assert info["kept_by_class"] == {"Cellwall": 91, "Cytoplasmic": 8417, "CytoplasmicMembrane": 2011,
+                                     "Extracellular": 780, "OuterMembrane": 575, "Periplasmic": 511}

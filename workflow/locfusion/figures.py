@@ -78,6 +78,18 @@ def draw_comparison_ci(smk: Any) -> None:
     _plots().plot_comparison_ci(table, _stem(smk))
 
 
+def draw_extra_learning_curve(smk: Any) -> None:
+    table = pd.read_csv(smk.input.table, sep="\t", dtype={"extra_training_size": str})
+    _plots().plot_extra_learning_curve(table, _stem(smk))
+
+
+def has_learning_curve(config: Mapping[str, Any]) -> bool:
+    """A learning curve exists when extra proteins are given and some experiment trains on them."""
+    from .extra import curve_experiments
+
+    return bool(config["data"].get("extra_training")) and bool(curve_experiments(config["experiments"]))
+
+
 def draw_homology_audit(smk: Any) -> None:
     table = pd.read_csv(smk.input.table, sep="\t", dtype={"id": str, "best_train_id": str}, keep_default_na=False)
     summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"fold": str})
@@ -90,7 +102,8 @@ class Figure:
 
     `path`: under results/figures/, without extension (png and pdf are both written); per
     experiment when it holds `{experiment}`. `when`: the config section whose `enabled` a
-    conditional figure needs ("audit": audit.enabled), None for always.
+    conditional figure needs ("audit": audit.enabled), None for always. `needs`: for a
+    condition that is not one switch, a function of the config that says whether to draw it.
     """
 
     draw: Callable[[Any], None]
@@ -99,6 +112,7 @@ class Figure:
     category: str
     subcategory: str | None = None
     when: str | None = None
+    needs: Callable[[Mapping[str, Any]], bool] | None = None
 
     @property
     def per_experiment(self) -> bool:
@@ -116,6 +130,8 @@ FIGURES: dict[str, Figure] = {
     "comparison_ci": Figure(draw_comparison_ci, "comparison_ci", "comparison_ci.rst", "Metrics", "Comparison"),
     "homology_audit": Figure(draw_homology_audit, "homology_audit", "homology_audit.rst", "Data", "Homology audit",
                              when="audit"),
+    "extra_learning_curve": Figure(draw_extra_learning_curve, "extra_learning_curve", "extra_learning_curve.rst",
+                                   "Metrics", "Extra training proteins", needs=has_learning_curve),
 }
 
 
@@ -133,6 +149,8 @@ def figure_targets(experiments: list[str], config: Mapping[str, Any]) -> list[st
     targets: list[str] = []
     for name, figure in FIGURES.items():
         if figure.when is not None and not config[figure.when]["enabled"]:
+            continue
+        if figure.needs is not None and not figure.needs(config):
             continue
         for experiment in experiments if figure.per_experiment else [None]:
             targets.extend(figure_files(name, experiment))

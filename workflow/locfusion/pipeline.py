@@ -144,22 +144,73 @@ def data_fingerprint(data: pd.DataFrame, shard_paths: Mapping[str, Sequence[str]
     return fingerprint(data[["id", "label", "group", "fold", "sequence"]].to_dict("list"), sorted(shard_paths))
 
 
-def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any], dataset: str,
-                          shards: Mapping[str, Sequence[str]], test_fold: int, n_folds: int, checkpoint: str,
-                          out: Mapping[str, str], threads: int, val_fold: int | None = None, grid: int = 0,
-                          packed: Mapping[str, tuple[str, str]] | None = None) -> None:
+def open_packed(paths: Sequence[str]) -> Any:
+    """Packed embeddings from (array, index) pairs: the dataset's, then the extra proteins' when given."""
+    from .store import PackedEmbeddings
+
+    if len(paths) % 2 or not paths:
+        raise InputError(f"packed embeddings: expected (array, index) pairs, got {list(paths)}")
+    stores = [PackedEmbeddings(paths[i], paths[i + 1]) for i in range(0, len(paths), 2)]
+    return stores[0] if len(stores) == 1 else ChainedEmbeddings(stores)
+
+
+class ChainedEmbeddings(Mapping[str, Any]):
+    """Several packed embedding sets read as one (dataset + extra proteins; their IDs never overlap)."""
+
+    def __init__(self, stores: Sequence[Any]) -> None:
+        self.stores = list(stores)
+
+    def _store(self, protein_id: str) -> Any:
+        for store in self.stores:
+            if protein_id in store:
+                return store
+        raise KeyError(protein_id)
+
+    def __getitem__(self, protein_id: str) -> Any:
+        return self._store(protein_id)[protein_id]
+
+    def __contains__(self, protein_id: object) -> bool:
+        return any(protein_id in store for store in self.stores)
+
+    def __iter__(self) -> Any:
+        return (pid for store in self.stores for pid in store)
+
+    def __len__(self) -> int:
+        return sum(len(store) for store in self.stores)
+
+    def verify(self, ids: Sequence[str]) -> None:
+        for pid in ids:
+            self._store(pid).verify([pid])
+
+
+def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Mapping[str, Any],
+                          dataset: str | Sequence[str], shards: Mapping[str, Sequence[str]], test_fold: int,
+                          n_folds: int, checkpoint: str, out: Mapping[str, str], threads: int,
+                          val_fold: int | None = None, grid: int = 0,
+                          packed: Mapping[str, Sequence[str]] | None = None) -> None:
     """Train one model. Embeddings are memory-mapped from `packed` (array, index) per embedder when
-    given (the workflow: parallel jobs share one page-cache copy), else preloaded from the shards."""
+    given (the workflow: parallel jobs share one page-cache copy), else preloaded from the shards.
+
+    `dataset`: dataset.tsv, or [dataset.tsv, the split's admitted extra proteins] for an experiment
+    with `extra_training_size` (locfusion.extra); then `packed` holds two (array, index) pairs per
+    embedder, the dataset's and the extra proteins'. Extra proteins only join the training set.
+    """
     from .device import resolve_training_precision
-    from .store import PackedEmbeddings, load_embeddings
+    from .store import load_embeddings
     from .training import (ExperimentSpec, ProteinSet, TrainingSettings, fold_split, model_manifest,
                            predict_proba, predictions_frame, save_fold_outputs, train_fold)
 
     spec = ExperimentSpec.from_config(name, experiment)
     settings = TrainingSettings.from_config(training)
-    data = read_dataset(dataset)
+    paths = [dataset] if isinstance(dataset, str) else list(dataset)
+    data = read_dataset(paths[0])
     train_folds, val_fold = fold_split(test_fold, n_folds, val_fold)
-    embeddings = [PackedEmbeddings(*packed[e]) if packed else load_embeddings(shards[e]) for e in spec.embedders]
+    extra = None
+    if len(paths) > 1:
+        from .extra import training_extras
+
+        extra = training_extras(paths[1], experiment, settings.seed, test_fold, val_fold, spec.use_group)
+    embeddings = [open_packed(list(packed[e])) if packed else load_embeddings(shards[e]) for e in spec.embedders]
     subsets = {
         "train": data[data["fold"].isin(train_folds)],
         "val": data[data["fold"] == val_fold],
@@ -168,19 +219,31 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     for part, table in subsets.items():
         if table.empty:
             raise InputError(f"experiment '{name}' fold {test_fold}: the {part} set is empty (folds {sorted(set(data['fold']))})")
+    if extra is not None:
+        subsets["train"] = pd.concat([subsets["train"], extra[list(subsets["train"].columns.intersection(extra.columns))]],
+                                     ignore_index=True)
     for store in embeddings:
-        if isinstance(store, PackedEmbeddings):
-            store.verify(data["id"][data["fold"].isin([*train_folds, val_fold, test_fold])])
+        if hasattr(store, "verify"):
+            store.verify([*data["id"][data["fold"].isin([*train_folds, val_fold, test_fold])],
+                          *(extra["id"] if extra is not None else [])])
     sets = {part: ProteinSet(table, embeddings, spec.embedders) for part, table in subsets.items()}
     log.info("experiment %s, seed %d, grid point %d, test fold %d, validation fold %d, training folds %s: "
              "%d/%d/%d proteins, %d threads", name, settings.seed, grid, test_fold, val_fold, train_folds,
              len(sets["train"]), len(sets["val"]), len(sets["test"]), threads)
+    fingerprint = f"{data_fingerprint(data, shards)}:test{test_fold}:val{val_fold}"
+    if extra is not None:
+        fingerprint += f":extra{data_fingerprint(extra, {})}"
     model, history, result = train_fold(spec, settings, sets["train"], sets["val"], checkpoint, threads=threads,
-                                        data_fingerprint=f"{data_fingerprint(data, shards)}:test{test_fold}:val{val_fold}")
+                                        data_fingerprint=fingerprint)
     device = next(model.parameters()).device  # where it trained (training.device)
     precision = resolve_training_precision(settings.precision, str(device))
     proba = predict_proba(model, sets["test"], settings.batch_size, precision, spec.use_group, device)
     manifest = model_manifest(spec, sets["train"].dims, result, test_fold, n_folds, settings, val_fold, grid)
+    if extra is not None:
+        from .extra import training_size
+
+        manifest["extra_training"] = {"size": training_size(experiment), "used": len(extra),
+                                      "admitted": paths[1], "fingerprint": data_fingerprint(extra, {})}
     save_fold_outputs(out, model, manifest, history, predictions_frame(sets["test"], proba))
     log.info("best epoch %d (validation MCC %.4f) after %d epochs", result.best_epoch, result.best_val_mcc, result.epochs_run)
 

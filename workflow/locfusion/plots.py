@@ -467,3 +467,33 @@ def plot_homology_audit(table: pd.DataFrame, summary: pd.DataFrame, stem: str | 
     ax_fold.legend(fontsize=8, loc="upper right")
     ax_fold.set_title(f"Per test fold ({SCHEME_NAMES.get(scheme, scheme)} folds)", fontsize=10)
     return save_figure(fig, stem)
+
+
+def plot_extra_learning_curve(table: pd.DataFrame, stem: str | os.PathLike[str]) -> list[Path]:
+    """Pooled test MCC against training proteins per model (dataset + extra), one line per curve.
+
+    A curve is named after its first experiment (same model and settings but for
+    `extra_training_size`). Error bars: the sample sd of the pooled MCC over seeds where there are
+    several, else over test folds (the per-fold spread), as the title says; each point is labelled
+    with its `extra_training_size`.
+    """
+    missing = [c for c in ("experiment", "curve", "extra_training_size", "n_train", "pooled_mcc") if c not in table]
+    if missing:
+        raise InputError(f"learning-curve table lacks column(s) {', '.join(missing)}")
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    curves = list(dict.fromkeys(table["curve"]))
+    spread = "seeds" if "n_seeds" in table and (table["n_seeds"] > 1).all() else "test folds"
+    column = "pooled_mcc_seed_sd" if spread == "seeds" else "fold_mcc_sd"
+    for color, curve in zip(_colors(len(curves)), curves):
+        part = table[table["curve"] == curve].sort_values("n_train")
+        errors = part[column].map(_num).to_numpy() if column in part else None
+        ax.errorbar(part["n_train"], part["pooled_mcc"].map(_num), yerr=errors, color=color, marker="o",
+                    capsize=3, label=curve)
+        for x, y, size in zip(part["n_train"], part["pooled_mcc"].map(_num), part["extra_training_size"]):
+            ax.annotate(f"+{size}", (x, y), textcoords="offset points", xytext=(4, -12), fontsize=8, color=color)
+    ax.set_xlabel("Training proteins per model (training folds + extra proteins, mean over splits)")
+    ax.set_ylabel("Pooled test MCC")
+    ax.set_title(f"Learning curve with extra training proteins (error bars: sd over {spread})")
+    ax.legend(fontsize=8, loc="lower right")
+    return save_figure(fig, stem)

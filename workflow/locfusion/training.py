@@ -110,7 +110,9 @@ class ProteinSet:
         self.ids: list[str] = table["id"].tolist()
         self.table = table.reset_index(drop=True)
         self.labels = torch.tensor([CLASS_INDEX[c] for c in table["label"]], dtype=torch.long)
-        self.groups = torch.tensor([GROUP_INDEX[g] for g in table["group"]], dtype=torch.long)
+        # -1: an extra training protein whose organism group is not known (locfusion.extra); only models
+        # without the group input train on those, so -1 never reaches an embedding lookup.
+        self.groups = torch.tensor([GROUP_INDEX.get(g, -1) for g in table["group"]], dtype=torch.long)
         self.features: list[list[torch.Tensor]] = []
         for name, store in zip(embedder_names, embeddings):
             missing = [pid for pid in self.ids if pid not in store]

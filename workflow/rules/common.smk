@@ -19,8 +19,10 @@ from locfusion.cv import (
 )  # noqa: E402
 from locfusion.embed_job import conda_env  # noqa: E402
 from locfusion.errors import InputError  # noqa: E402
+from locfusion.extra import curve_experiments  # noqa: E402
 from locfusion.figures import FIGURES, figure_files, figure_targets  # noqa: E402
 from locfusion.headline import headline_rst  # noqa: E402
+from locfusion.sclblast import default_sources  # noqa: E402
 
 try:
     validate_config(config, SCHEMA_PATH)
@@ -225,9 +227,95 @@ def all_targets():
         targets.append("results/comparison/psortb_unknown.tsv")
     targets.extend(AUDIT_TARGETS)  # audit.smk: none unless audit.enabled
     targets.extend(THREE_DI_TARGETS)  # embed.smk: 3Di FASTA of prostt5_3di embedders
+    targets.extend(EXTRA_TARGETS)  # extra.smk: none unless data.extra_training
     return targets
 
 
 def attempt_scaled(base):
     """A resource that grows with each retry (memory, runtime) after a kill."""
     return lambda wildcards, attempt: base * attempt
+
+
+# Extra training proteins (workflow/rules/extra.smk, locfusion.extra): `data.extra_training` lists
+# FASTAs of labelled proteins that only ever train; an experiment uses them through its
+# `extra_training_size` (0, the default: none). Without both, rule train's inputs are as before.
+EXTRA_FASTAS = [entry["fasta"] for entry in config["data"]["extra_training"]]
+EXTRA_SPLITS = [
+    (fold, val) for fold in FOLDS for val in validation_folds(fold, N_FOLDS, CV_SCHEME)
+]
+EXTRA_EXPERIMENTS = [
+    name
+    for name, spec in config["experiments"].items()
+    if spec.get("extra_training_size", 0) != 0
+]
+if EXTRA_EXPERIMENTS and not EXTRA_FASTAS:
+    raise WorkflowError(
+        f"invalid configuration: experiment '{EXTRA_EXPERIMENTS[0]}' sets extra_training_size "
+        "but data.extra_training lists no FASTA"
+    )
+
+
+def extra_split_file(kind, fold, val):
+    """results/data/extra_{admitted,excluded}_{split}.tsv of one split (test fold, validation fold)."""
+    return f"results/data/extra_{kind}_fold{fold}_val{val}.tsv"
+
+
+def extra_packed_paths(embedder):
+    return [
+        f"results/embeddings/{embedder}/extra/packed.npy",
+        f"results/embeddings/{embedder}/extra/packed.tsv",
+    ]
+
+
+def uses_extra(wildcards):
+    return wildcards.experiment in EXTRA_EXPERIMENTS
+
+
+def train_dataset(wildcards):
+    """dataset.tsv; with extra proteins, followed by the split's admitted extras (pipeline.train_experiment_fold)."""
+    if not uses_extra(wildcards):
+        return "results/data/dataset.tsv"
+    return [
+        "results/data/dataset.tsv",
+        extra_split_file("admitted", wildcards.fold, wildcards.val),
+    ]
+
+
+def train_shards(wildcards):
+    """experiment_shards, plus the extra proteins' shards for an experiment that trains on them."""
+    shards = experiment_shards(wildcards)
+    if uses_extra(wildcards):
+        for name in shards:
+            shards[name] = shards[name] + expand(
+                "results/embeddings/{embedder}/extra/shard_{shard}.h5",
+                embedder=name,
+                shard=SHARDS,
+            )
+    return shards
+
+
+def train_packed(wildcards):
+    """experiment_packed, plus the extra proteins' (array, index) per embedder when it trains on them."""
+    packed = experiment_packed(wildcards)
+    if uses_extra(wildcards):
+        for key in packed:
+            packed[key] = packed[key] + extra_packed_paths(key.removeprefix("packed_"))
+    return packed
+
+
+def train_checks(wildcards):
+    checks = experiment_checks(wildcards)
+    if uses_extra(wildcards):
+        checks = checks + [
+            f"results/embeddings/{name}/extra/check.json"
+            for name in config["experiments"][wildcards.experiment]["embedders"]
+        ]
+    return checks
+
+
+# Experiments on a learning curve with extra proteins (same model and inputs, different extra_training_size).
+CURVE_EXPERIMENTS = curve_experiments(config["experiments"]) if EXTRA_FASTAS else []
+# PSORTb's SCL-BLAST FASTAs for rule psortb_training_set, as configured or the installed root's three.
+PSORTB_SCLBLAST = config["psortb"]["sclblast"] or default_sources(
+    config["psortb"]["root"]
+)

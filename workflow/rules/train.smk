@@ -5,10 +5,10 @@ localrules:
 rule train:
     """Train one model: experiment x seed x test fold x validation fold x grid point, resumable."""
     input:
-        unpack(experiment_shards),
-        unpack(experiment_packed),
-        dataset="results/data/dataset.tsv",
-        checks=experiment_checks,
+        unpack(train_shards),
+        unpack(train_packed),
+        dataset=train_dataset,
+        checks=train_checks,
     output:
         weights="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.safetensors",
         manifest="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.json",
