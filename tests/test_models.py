@@ -301,3 +301,48 @@ def test_bilstm_equals_packed_bidirectional_lstm_with_the_same_weights():
 
 def length_mask_3d(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     return (torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1).float()
+
+
+# --- input standardization (beyond the study; off by default) -------------------------------
+
+def test_standardized_inputs_add_no_parameters_and_are_off_by_default():
+    assert FUSION_DEFAULTS["standardize_inputs"] is False
+    plain = small_model("fusion", (20, 12))
+    scaled = small_model("fusion", (20, 12), standardize_inputs=True)
+    assert plain.input_scaling is None
+    assert count_parameters(scaled) == count_parameters(plain)
+    assert {"input_scaling.0.mean", "input_scaling.1.std"} <= set(scaled.state_dict())
+
+
+def test_fitted_standardization_makes_logits_invariant_to_each_features_scale_and_offset():
+    """Fitted on the data it sees, the model gives the same logits for x and a*x+b (per feature):
+    small-scale hand-made features reach the projections at unit scale whatever their units."""
+    dims = (20, 12)
+    inputs, lengths = make_batch(dims, [9, 5, 7])
+    gen = torch.Generator().manual_seed(1)
+    scales = [torch.rand(d, generator=gen) * 0.3 + 0.05 for d in dims]
+    offsets = [torch.randn(d, generator=gen) for d in dims]
+    moved = [x * a + b for x, a, b in zip(inputs, scales, offsets)]
+
+    def fitted_logits(xs):
+        model = small_model("fusion", dims, standardize_inputs=True).eval()
+        model.fit_input_statistics([[x[i, : int(n)] for i, n in enumerate(lengths)] for x in xs])
+        with torch.no_grad():
+            return model(xs, lengths)
+
+    assert torch.allclose(fitted_logits(inputs), fitted_logits(moved), atol=1e-4)
+    unfitted = small_model("fusion", dims, standardize_inputs=True).eval()
+    with torch.no_grad():  # unfitted it is the identity: the two inputs differ
+        assert not torch.allclose(unfitted(inputs, lengths), unfitted(moved, lengths), atol=1e-2)
+
+
+def test_input_statistics_are_each_features_mean_and_std_over_residues():
+    from locfusion.models.layers import InputStandardization
+
+    proteins = [torch.tensor([[1.0, 5.0], [3.0, 5.0]]), torch.tensor([[5.0, 5.0]])]
+    scaling = InputStandardization(2)
+    scaling.fit(proteins)
+    assert torch.allclose(scaling.mean, torch.tensor([3.0, 5.0]))
+    assert torch.allclose(scaling.std, torch.tensor([(8 / 3) ** 0.5, 1e-3]))  # a constant feature: min_std
+    with pytest.raises(ValueError, match="no residues"):
+        scaling.fit([])

@@ -196,3 +196,25 @@ def test_to_device_on_the_cpu_is_the_batch_itself() -> None:
     train, _ = toy_sets()
     batch = train.batch(np.arange(4))
     assert training.to_device(batch, torch.device("cpu")) is batch
+
+
+def test_standardized_inputs_are_fitted_on_the_training_residues_only(tmp_path: Path) -> None:
+    train, val = toy_sets()
+    spec = ExperimentSpec("toy", "fusion", SPEC.embedders, {**SPEC.params, "standardize_inputs": True})
+    settings = TrainingSettings(epochs=2, patience=2, batch_size=16, lr=5e-3, seed=3)
+    model, _, _ = train_fold(spec, settings, train, val, tmp_path / "ckpt.pt")
+    for scaling, proteins in zip(model.input_scaling, train.features):
+        every = torch.cat([p.double() for p in proteins])
+        assert torch.allclose(scaling.mean.double(), every.mean(0), atol=1e-4)
+        assert torch.allclose(scaling.std.double(), every.std(0, unbiased=False), atol=1e-4)
+    # The statistics travel with the weights: a reloaded fold model predicts the same.
+    from safetensors.torch import save_file
+
+    from locfusion.training import load_fold_model
+
+    manifest = {"model": "fusion", "params": spec.params, "input_dims": train.dims, "use_group": False,
+                "classes": list(CLASSES), "groups": []}
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "w.safetensors"))
+    reloaded, _ = load_fold_model(tmp_path / "w.safetensors", manifest)
+    assert np.allclose(predict_proba(reloaded, val, 8, "fp32", use_group=False),
+                       predict_proba(model, val, 8, "fp32", use_group=False), atol=1e-6)

@@ -259,6 +259,9 @@ def train_fold(
     torch.manual_seed(settings.seed)  # also seeds every CUDA device
     n_groups = len(GROUPS) if experiment.use_group else 0
     model = build_model(experiment.model, train.dims, experiment.params, n_classes=N_CLASSES, n_groups=n_groups)
+    fit_inputs = getattr(model, "fit_input_statistics", None)
+    if fit_inputs is not None:  # training residues only; a resumed run loads the same values with the weights
+        fit_inputs(train.features)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=settings.t0, T_mult=settings.t_mult)

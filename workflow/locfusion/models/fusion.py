@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .layers import GroupConcat, check_forward_inputs, length_mask, masked_softmax
+from .layers import GroupConcat, InputStandardization, check_forward_inputs, length_mask, masked_softmax
 from .registry import register_model
 
 FUSION_DEFAULTS: dict[str, Any] = {
@@ -46,6 +46,10 @@ FUSION_DEFAULTS: dict[str, Any] = {
     "classifier_hidden": 256,  # classifier: pooled -> hidden_dim -> classifier_hidden -> classes
     "dropout": 0.2,
     "group_dim": 16,  # organism group embedding size (used only when n_groups > 0)
+    # Beyond the study (off there): z-score each input feature with statistics of the training
+    # residues (buffers, no parameters) before the projections; for low-dimensional hand-made
+    # features such as the demo's (layers.InputStandardization says why).
+    "standardize_inputs": False,
 }
 
 
@@ -184,6 +188,9 @@ class FusionNetwork(nn.Module):
         self.n_groups = n_groups
         hidden, dropout = params["hidden_dim"], params["dropout"]
         pooled_dim = 2 * params["lstm_hidden"]
+        self.input_scaling = (
+            nn.ModuleList(InputStandardization(d) for d in self.input_dims) if params["standardize_inputs"] else None
+        )
         self.cross_attention = CrossAttentionFusion(self.input_dims, hidden, params["attention_heads"], dropout)
         self.bilstm = BiLSTM(hidden, params["lstm_hidden"], params["lstm_layers"], dropout)
         self.pooling = MultiHeadAttentionPooling(pooled_dim, params["pool_heads"], dropout)
@@ -201,9 +208,18 @@ class FusionNetwork(nn.Module):
             nn.Linear(mid, n_classes),
         )
 
+    def fit_input_statistics(self, features: Sequence[Sequence[Tensor]]) -> None:
+        """With `standardize_inputs`: fit each input's statistics on the training proteins
+        (`features[i]`: input i's (L, D_i) arrays); training calls it once, before the first step."""
+        if self.input_scaling is not None:
+            for scale, proteins in zip(self.input_scaling, features):
+                scale.fit(proteins)
+
     def forward(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None = None) -> Tensor:
         lengths = check_forward_inputs(inputs, lengths, self.input_dims, groups, self.n_groups)
         valid = length_mask(lengths, inputs[0].shape[1], device=inputs[0].device)
+        if self.input_scaling is not None:
+            inputs = [scale(x) for scale, x in zip(self.input_scaling, inputs)]
         fused = self.cross_attention(inputs, ~valid)
         context = self.bilstm(fused, lengths)
         pooled = self.pooling(context, valid)

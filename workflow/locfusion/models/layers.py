@@ -88,3 +88,47 @@ class GroupConcat(nn.Module):
             return pooled
         group_vec = self.embedding(groups.to(pooled.device)).to(pooled.dtype)
         return torch.cat([pooled, group_vec], dim=-1)
+
+
+class InputStandardization(nn.Module):
+    """Per-feature z-scoring of one input, with statistics fitted once on the training residues.
+
+    WHY: low-dimensional hand-made features (the demo's BLOSUM62 rows and profile
+    columns, standard deviations 0.1-0.4) enter a Linear whose default random
+    bias is of the same size as the per-residue signal (bias std 1/sqrt(3 * fan_in));
+    after the LayerNorms every residue and protein then looks nearly alike and
+    training first collapses to the class prior (docs/measurements.md, 2026-11-30
+    session 5). Standardized inputs keep the residue-to-residue variation several
+    times larger than the random offsets. The statistics are buffers, not
+    parameters: saved with the weights, never trained, identity until `fit`.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, proteins: Sequence[Tensor], min_std: float = 1e-3) -> None:
+        """Mean and std of each feature over every residue of `proteins` ((L_i, dim) each).
+
+        Accumulated protein by protein in float64 (no concatenated copy of a
+        memory-mapped training set); a constant feature gets std `min_std`.
+        """
+        total = torch.zeros(self.mean.shape[0], dtype=torch.float64)
+        squares = torch.zeros_like(total)
+        count = 0
+        for x in proteins:
+            x = x.to(torch.float64)
+            total += x.sum(0)
+            squares += (x * x).sum(0)
+            count += x.shape[0]
+        if count == 0:
+            raise ValueError("cannot fit input statistics on no residues")
+        mean = total / count
+        var = (squares / count - mean * mean).clamp(min=0.0)
+        self.mean.copy_(mean.to(self.mean.dtype))
+        self.std.copy_(var.sqrt().clamp(min=min_std).to(self.std.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
