@@ -18,6 +18,7 @@ from locfusion.plots import (
     plot_dataset_overview,
     plot_global_metrics,
     plot_per_class_mcc,
+    plot_reliability,
     plot_training_curves,
 )
 
@@ -128,6 +129,20 @@ def test_training_curves(tmp_path):
     _check(plot_training_curves(histories, stem, "fusion"), stem)
     with pytest.raises(InputError, match="val_mcc"):
         plot_training_curves({0: histories[0].drop(columns="val_mcc")}, tmp_path / "bad", "x")
+
+
+def test_reliability_diagram(tmp_path):
+    from locfusion.calibration import reliability_bins, softmax
+
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 3, size=(600, 6))
+    labels = (softmax(logits / 2).cumsum(axis=1) > rng.random((600, 1))).argmax(axis=1)  # over-confident by 2
+    bins = pd.concat([reliability_bins(softmax(logits, t), labels).assign(probabilities=kind)
+                      for kind, t in (("uncalibrated", 1.0), ("calibrated", 2.0))], ignore_index=True)
+    stem = tmp_path / "fusion" / "reliability"
+    _check(plot_reliability(bins, stem, "fusion: reliability", ece={"uncalibrated": 0.21, "calibrated": 0.02}), stem)
+    with pytest.raises(InputError, match="accuracy"):
+        plot_reliability(bins.drop(columns="accuracy"), tmp_path / "bad")
 
 
 def test_dataset_overview(tmp_path):

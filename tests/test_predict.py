@@ -31,7 +31,7 @@ from workflow_utils import (
 )
 
 from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle
-from locfusion.io import sha256_file
+from locfusion.io import read_id_tsv, sha256_file
 from locfusion.classes import CLASSES
 from locfusion.errors import InputError
 from locfusion.predict import DEEPLOCPRO_OUTPUT_NAMES, OUTPUT_COLUMNS, PROBABILITY_COLUMNS, PredictOptions, predict_proteome
@@ -107,22 +107,30 @@ def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = Fals
     experiment = {"model": "attention_pooling", "embedders": list(embedders), "params": {"hidden_dim": 32},
                   "use_group": use_group}
     training = {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 2e-3, "seed": 7}
-    weights, manifests = [], []
+    weights, manifests, calibrations = [], [], []
     for k in range(5):
         fold = tmp / f"fold_{k}"
         out = {"weights": fold / "model.safetensors", "manifest": fold / "model.json",
                "history": fold / "history.tsv", "predictions": fold / "test_predictions.tsv"}
         pipeline.train_experiment_fold("lib", experiment, training, str(tmp / "dataset.tsv"), shards, k, 5,
                                        str(fold / "checkpoint.pt"), {k_: str(v) for k_, v in out.items()}, threads=1)
+        pipeline.calibrate_model(str(out["weights"]), str(out["manifest"]), str(tmp / "dataset.tsv"),
+                                 str(out["predictions"]), {"calibration": str(fold / "calibration.json"),
+                                                           "predictions": str(fold / "test_predictions_calibrated.tsv")},
+                                 batch_size=16, shards=shards)
         weights.append(out["weights"])
         manifests.append(out["manifest"])
-    export_bundle("lib", weights, manifests, shards, embedders, tmp / "dataset.tsv", filt, tmp / "bundle")
+        calibrations.append(fold / "calibration.json")
+    export_bundle("lib", weights, manifests, shards, embedders, tmp / "dataset.tsv", filt, tmp / "bundle",
+                  calibrations=calibrations)
     return tmp / "bundle"
 
 
 def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: str = "negative",
-                                   embedder_specs: dict[str, dict] | None = None) -> np.ndarray:
-    """(folds, proteins, classes): each fold file loaded on its own, run on one ProteinSet of the proteins."""
+                                   embedder_specs: dict[str, dict] | None = None, calibrated: bool = True) -> np.ndarray:
+    """(folds, proteins, classes): each fold file loaded on its own, run on one ProteinSet of the proteins;
+    `calibrated`: then each fold's probabilities p become softmax(log p / T) with the manifest's temperature T
+    (the same as softmax(logits / T): log p differs from the logits by a constant per protein)."""
     from locfusion.embedders import build_embedder
     from locfusion.store import embed_to_shard, load_embeddings
     from locfusion.training import ProteinSet, load_fold_model, predict_proba
@@ -141,7 +149,12 @@ def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: 
     probs = []
     for fold in manifest["folds"]:
         model, fold_manifest = load_fold_model(bundle / fold["file"])  # its own embedded manifest
-        probs.append(predict_proba(model, data, 8, "fp32", fold_manifest["use_group"]))
+        p = predict_proba(model, data, 8, "fp32", fold_manifest["use_group"])
+        if calibrated:
+            z = np.log(p) / fold["temperature"]
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+        probs.append(p)
     return np.stack(probs)
 
 
@@ -497,6 +510,125 @@ def test_non_finite_truncated_and_pickled_fold_files_are_one_line(group_bundle: 
         with pytest.raises(InputError, match=rf"^{bundle / name}: ") as err:
             load_bundle(bundle)
         assert "\n" not in str(err.value), case
+
+
+# ----------------------------------------------------------------------------- calibration
+
+
+def _set_temperatures(bundle: Path, temperatures: list) -> None:
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    for entry, t in zip(manifest["folds"], temperatures, strict=True):
+        if t is _MISSING:
+            entry.pop("temperature")
+        else:
+            entry["temperature"] = t
+    _edit_bundle(bundle, manifest=manifest)  # checksums forged: only the temperature check can refuse it
+
+
+_MISSING = object()
+
+
+@pytest.mark.parametrize("value", [_MISSING, 0, -1.5, float("nan"), float("inf"), "1.5", True, None])
+def test_bundle_without_a_finite_positive_temperature_is_refused(group_bundle: Path, tmp_path: Path, value) -> None:
+    bundle = Path(shutil.copytree(group_bundle, tmp_path / "bundle"))
+    assert all(t > 0 for t in load_bundle(bundle).temperatures)
+    name = json.loads((bundle / MANIFEST).read_text())["folds"][2]["file"]
+    _set_temperatures(bundle, [1.0, 1.0, value, 1.0, 1.0])
+    reason = "has no temperature" if value is _MISSING else "temperature"
+    with pytest.raises(InputError, match=rf"^{bundle / MANIFEST}: fold model {name}:? {reason}") as err:
+        load_bundle(bundle)
+    assert "\n" not in str(err.value)
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(">P1\nMKVLAAGLLLLLSAAQA\n")
+    assert_one_line_error(cli("predict", "-f", str(fasta), "-o", str(tmp_path / "out"), "-b", str(bundle), "-g",
+                              "negative"), name, "temperature")
+
+
+def test_export_needs_each_models_own_calibration(group_bundle: Path, tmp_path: Path) -> None:
+    from locfusion.bundle import export_bundle
+
+    work = group_bundle.parent
+    weights = [work / f"fold_{k}/model.safetensors" for k in range(5)]
+    manifests = [work / f"fold_{k}/model.json" for k in range(5)]
+    calibrations = [work / f"fold_{k}/calibration.json" for k in range(5)]
+    embedders = {"onehot": {"kind": "onehot"}}
+    args = ("lib", weights, manifests, {"onehot": [str(work / "onehot.h5")]}, embedders, work / "dataset.tsv",
+            {"min_length": 40, "max_length": 1000, "long_policy": "drop"})
+    with pytest.raises(InputError, match="a calibration.json is needed for each of the 5 models"):
+        export_bundle(*args, tmp_path / "none")
+    with pytest.raises(InputError, match=rf"{calibrations[1]}: calibrates test_fold 1, the model has 0"):
+        export_bundle(*args, tmp_path / "swapped", calibrations=[calibrations[1], calibrations[0], *calibrations[2:]])
+    record = json.loads(calibrations[3].read_text())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**record, "temperature": -2.0}))
+    with pytest.raises(InputError, match=rf"{bad}: temperature -2.0 is not a finite positive number"):
+        export_bundle(*args, tmp_path / "bad", calibrations=[*calibrations[:3], bad, calibrations[4]])
+    manifest = export_bundle(*args, tmp_path / "ok", calibrations=calibrations)
+    assert [f["temperature"] for f in manifest["folds"]] == [json.loads(c.read_text())["temperature"] for c in calibrations]
+    assert all(f["calibration"]["fitted_on"] == f"validation fold {f['val_fold']}" for f in manifest["folds"])
+
+
+def test_predict_divides_each_fold_models_logits_by_its_temperature(group_bundle: Path, tmp_path: Path) -> None:
+    """Temperatures forged to 1 give the plain mean of the fold models; others give the mean of
+    softmax(logits / T_k), computed here independently; each fold's top class, hence Agreement, stays."""
+    query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=20)
+    plain = independent_fold_probabilities(group_bundle, query, tmp_path, calibrated=False)
+    tables = {}
+    for case, temperatures in {"one": [1.0] * 5, "mixed": [0.5, 1.0, 2.0, 3.0, 4.0]}.items():
+        bundle = Path(shutil.copytree(group_bundle, tmp_path / case))
+        _set_temperatures(bundle, temperatures)
+        proc = cli("predict", "-f", str(query), "-o", str(tmp_path / f"out_{case}"), "-b", str(bundle), "-g", "negative")
+        assert proc.returncode == 0, proc.stderr
+        assert "probabilities temperature-calibrated per fold model" in proc.stdout
+        summary = json.loads((tmp_path / f"out_{case}/summary.json").read_text())
+        assert summary["probabilities"]["calibrated"] is True
+        assert list(summary["probabilities"]["temperatures"].values()) == temperatures
+        table = tables[case] = read_table(tmp_path / f"out_{case}/predictions.tsv")
+        t = np.asarray(temperatures)[:, None, None]
+        z = np.log(plain) / t
+        expected = np.exp(z - z.max(axis=2, keepdims=True))
+        expected = (expected / expected.sum(axis=2, keepdims=True)).mean(axis=0)
+        np.testing.assert_allclose(table[[DEEPLOCPRO_OUTPUT_NAMES[c] for c in CLASSES]].to_numpy(), expected, atol=2e-6)
+        votes = (plain.argmax(axis=2) == expected.argmax(axis=1)[None, :]).mean(axis=0)
+        np.testing.assert_allclose(table["Agreement"], votes, atol=1e-9)
+    assert not np.allclose(tables["one"][PROBS].to_numpy(), tables["mixed"][PROBS].to_numpy(), atol=1e-3)
+
+
+def test_temperature_is_fitted_on_the_validation_fold_only(group_bundle: Path, tmp_path: Path) -> None:
+    """Relabelling the test fold changes the calibrated test table but not T; relabelling the
+    validation fold changes T (so the test can fail)."""
+    from locfusion import pipeline
+    from locfusion.classes import CLASSES as ORDER
+    from locfusion.dataset import read_dataset
+    from locfusion.io import write_tsv
+
+    work = group_bundle.parent
+    fold = work / "fold_0"
+    manifest = json.loads((fold / "model.json").read_text())
+    test_fold, val_fold = manifest["test_fold"], manifest["val_fold"]
+    data = read_dataset(str(work / "dataset.tsv"))
+    shifted = {c: ORDER[(i + 1) % len(ORDER)] for i, c in enumerate(ORDER)}
+    results = {}
+    for case, relabel in {"as_trained": None, "test_relabelled": test_fold, "val_relabelled": val_fold}.items():
+        table = data.copy()
+        if relabel is not None:
+            rows = table["fold"] == relabel
+            table.loc[rows, "label"] = table.loc[rows, "label"].map(shifted)
+        write_tsv(table, tmp_path / f"{case}.tsv")
+        out = {"calibration": str(tmp_path / f"{case}.json"), "predictions": str(tmp_path / f"{case}_test.tsv")}
+        record = pipeline.calibrate_model(str(fold / "model.safetensors"), str(fold / "model.json"),
+                                          str(tmp_path / f"{case}.tsv"), str(fold / "test_predictions.tsv"), out,
+                                          batch_size=16, shards={"onehot": [str(work / "onehot.h5")]})
+        results[case] = (record, read_id_tsv(out["predictions"]))
+    base, base_test = results["as_trained"]
+    assert base["fitted_on"] == f"validation fold {val_fold}" and base["test_max_abs_difference_to_training"] < 1e-6
+    assert base["nll_after"] <= base["nll_before"] and 0 < base["temperature"]
+    same, same_test = results["test_relabelled"]
+    assert same == base  # T and every validation number unchanged
+    assert (same_test["true"] != base_test["true"]).all()  # ... though the test fold did change
+    pd.testing.assert_frame_equal(same_test.drop(columns="true"), base_test.drop(columns="true"))
+    moved, _ = results["val_relabelled"]
+    assert moved["temperature"] != base["temperature"] and moved["n"] == base["n"]
 
 
 # ----------------------------------------------------------------------------- bad input

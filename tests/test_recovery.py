@@ -42,7 +42,8 @@ from workflow_utils import (
     write_config,
 )
 
-RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv")  # one trained model
+RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv",  # one trained model
+             "calibration.json", "test_predictions_calibrated.tsv")  # and its calibration
 FOLD_FILES = ("test_predictions.tsv", "selection.json", "metrics.json")  # its test fold, for one seed
 
 
@@ -235,7 +236,8 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(small_dag
     plan = planned_jobs(dry_run.stdout + dry_run.stderr)
     rules = [job["rule"] for job in plan]
     for rule in ("train", "select_models", "evaluate_fold", "evaluate_experiment", "compare_experiments",
-                 "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
+                 "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics",
+                 "calibrate", "evaluate_calibration", "compare_calibration", "figure_reliability"):
         assert rules.count(rule) == 1, (rule, rules)
     assert [job["wildcards"] for job in plan if job["rule"] in ("train", "select_models", "evaluate_fold")] == [
         "experiment=fusion, seed=42, fold=2, val=3, grid=0", "experiment=fusion, seed=42, fold=2",

@@ -47,6 +47,7 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
     assert counts["normalize"] == counts["filter_dataset"] == counts["plan_shards"] == 1
     assert counts["embed"] == shards * len(config["embedders"])
     assert counts["train"] == 2 * 5 and counts["evaluate_fold"] == 10
+    assert counts["calibrate"] == counts["train"] and counts["evaluate_calibration"] == 2
     assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
     for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
         assert counts[figure] >= 1
@@ -238,6 +239,48 @@ def test_demo_runs_end_to_end(small_dag: Path) -> None:
     assert "epoch 1/2" in log
 
 
+def test_every_model_is_calibrated_on_its_validation_fold(small_dag: Path) -> None:
+    """Rule calibrate: one finite positive temperature per trained model, fitted on its validation fold,
+    lowering that fold's NLL (guaranteed: T = 1 is a candidate); the tables, figure and bundle carry it."""
+    results = small_dag / "results"
+    dataset = read_id_tsv(results / "data/dataset.tsv")
+    for experiment in ("fusion", "attention_pooling"):
+        temperatures = {}
+        for seed in SEEDS:
+            for k in range(5):
+                run = results / f"experiments/{experiment}/seed_{seed}/fold_{k}/val_{(k + 1) % 5}_g0"
+                fit = json.loads((run / "calibration.json").read_text())
+                assert fit["fitted_on"] == f"validation fold {(k + 1) % 5}" and fit["test_fold"] == k
+                assert fit["n"] == int((dataset["fold"] == (k + 1) % 5).sum())
+                assert np.isfinite(fit["temperature"]) and fit["temperature"] > 0
+                assert fit["nll_after"] <= fit["nll_before"]
+                assert fit["test_max_abs_difference_to_training"] < 1e-5  # the training job's own test predictions
+                plain = read_id_tsv(run / "test_predictions.tsv")
+                calibrated = read_id_tsv(run / "test_predictions_calibrated.tsv")
+                assert calibrated["id"].tolist() == plain["id"].tolist()
+                assert (calibrated["predicted"] == plain["predicted"]).all()  # one model's top class never moves
+                temperatures[(seed, k)] = fit["temperature"]
+        table = pd.read_csv(results / f"experiments/{experiment}/calibration.tsv", sep="\t", dtype={"seed": str})
+        assert table["seed"].tolist() == [str(s) for s in SEEDS] + ["all"]
+        pooled = table.set_index("seed").loc["all"]
+        assert pooled["n_predictions"] == len(SEEDS) * len(dataset) and pooled["n_models"] == len(SEEDS) * 5
+        for column in ("test_ece_before", "test_ece_after", "val_ece_before", "val_ece_after"):
+            assert 0 <= pooled[column] <= 1
+        assert pooled["val_nll_after"] <= pooled["val_nll_before"]
+        bins = pd.read_csv(results / f"experiments/{experiment}/reliability.tsv", sep="\t")
+        assert set(bins["probabilities"]) == {"uncalibrated", "calibrated"}
+        assert (bins.groupby("probabilities")["n"].sum() == len(SEEDS) * len(dataset)).all()
+        for ext in ("png", "pdf"):
+            assert (results / f"figures/{experiment}/reliability.{ext}").stat().st_size > 1000
+        bundle = json.loads((results / f"bundles/{experiment}/manifest.json").read_text())
+        assert {(f["seed"], f["test_fold"]): f["temperature"] for f in bundle["folds"]} == temperatures
+    comparison = pd.read_csv(results / "comparison/calibration.tsv", sep="\t")
+    assert comparison["experiment"].tolist() == ["fusion", "attention_pooling"]
+    summary = json.loads((results / "predictions/query/summary.json").read_text())
+    assert summary["probabilities"]["calibrated"] is True
+    assert "temperature-calibrated" in (results / "logs/predict/query.log").read_text()
+
+
 def test_every_figure_of_the_demo_is_readable(small_dag: Path) -> None:
     """Each figure rule checks its layout (locfusion.plots.layout_problems) and logs any problem."""
     logs = sorted((small_dag / "results/logs/figures").rglob("*.log"))
@@ -307,10 +350,9 @@ def test_editing_plot_code_reruns_only_figures(small_dag: Path) -> None:
     proc = snakemake(small_dag, "--configfile", "c.yaml", "-n", "--cores", "2")
     counts = job_counts(proc.stdout + proc.stderr)
     assert counts, proc.stdout
-    assert {rule for rule in counts if rule != "all"} <= {
-        "figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc",
-        "figure_global_metrics", "figure_comparison_ci",
-    }
+    from locfusion.figures import FIGURES
+
+    assert {rule for rule in counts if rule != "all"} <= {f"figure_{name}" for name in FIGURES}
     assert "train" not in counts and "embed" not in counts
 
 

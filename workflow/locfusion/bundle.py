@@ -25,7 +25,11 @@ bundle received from someone else cannot run code. The manifest holds:
   a new proteome's long proteins are cropped, never dropped);
 - `training_data`: sha256 of `dataset.tsv` and protein / fold counts;
 - `folds`: per model file its sha256 (checked on load), seed, test and validation
-  folds, grid point and its `params`, best epoch and validation MCC;
+  folds, grid point and its `params`, best epoch and validation MCC, and its
+  `temperature` with the `calibration` numbers it was fitted with (rule calibrate,
+  on the model's validation fold): prediction divides the model's logits by it
+  before the softmax, so the probabilities are calibrated; a missing, non-finite
+  or non-positive temperature refuses the bundle;
 - `training` settings and the `locfusion_version` that exported it.
 
 Nothing in it depends on the time or the machine, so exporting the same
@@ -64,6 +68,7 @@ from .io import sha256_file
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
+    "CALIBRATION_KEYS",
     "CHECKSUMS",
     "MANIFEST",
     "Bundle",
@@ -76,7 +81,7 @@ __all__ = [
 ]
 
 BUNDLE_FORMAT = "locfusion-bundle"
-BUNDLE_FORMAT_VERSION = 3  # 2: seeds, validation folds and per-model params; 3: checksums.sha256
+BUNDLE_FORMAT_VERSION = 4  # 2: seeds, validation folds and per-model params; 3: checksums.sha256; 4: temperatures
 MANIFEST = "manifest.json"
 CHECKSUMS = "checksums.sha256"
 PREDICT_LONG_POLICY = "crop"
@@ -124,21 +129,27 @@ def export_bundle(
     filter_settings: Mapping[str, Any],
     out_dir: str | os.PathLike[str],
     selections: Sequence[str | os.PathLike[str]] | None = None,
+    calibrations: Sequence[str | os.PathLike[str]] | None = None,
 ) -> dict[str, Any]:
     """Write the bundle of one experiment (its selected models) to `out_dir`; return the manifest.
 
     `weights` and `manifests` are the outputs of rule `train` (any order); `selections` the
     `selection.json` of each (seed, test fold): only the models they ensembled are bundled
     (None: every model given); `shards` the embedding shards per embedder the experiment read;
-    `embedder_specs` the config's spec of each of those embedders.
+    `embedder_specs` the config's spec of each of those embedders; `calibrations` the
+    `calibration.json` of each model (rule calibrate), in the order of `weights`: required,
+    as a bundle predicts with each model's temperature.
     """
     from safetensors import safe_open
 
     chosen: set[str] | None = None
     if selections is not None:
         chosen = {str(Path(p).resolve()) for sel in selections for p in json.loads(Path(sel).read_text())["ensembled"]}
+    if calibrations is None or len(calibrations) != len(weights):
+        raise InputError(f"experiment '{experiment}': a calibration.json is needed for each of the {len(weights)} "
+                         "models (rule calibrate)")
     folds = []
-    for w, m in zip(weights, manifests, strict=True):
+    for w, m, c in zip(weights, manifests, calibrations, strict=True):
         if chosen is not None and str(Path(m).resolve()) not in chosen:
             continue
         fold_manifest = json.loads(Path(m).read_text())
@@ -147,20 +158,20 @@ def export_bundle(
         if embedded.get("test_fold") != fold_manifest.get("test_fold"):
             raise InputError(f"{w}: weights of test fold {embedded.get('test_fold')}, but {m} describes fold "
                              f"{fold_manifest.get('test_fold')}")
-        folds.append((fold_manifest, Path(w)))
+        folds.append((fold_manifest, Path(w), _calibration(Path(c), fold_manifest)))
     if not folds:
         raise InputError(f"experiment '{experiment}': no fold models to bundle")
     folds.sort(key=lambda item: (int(item[0].get("seed", 0)), int(item[0]["test_fold"]), int(item[0]["val_fold"])))
     first = folds[0][0]
     # A grid may give test folds different hyperparameters: `params` is kept per model.
     same = ("model", "embedders", "input_dims", "use_group", "classes", "groups")
-    for fold_manifest, path in folds:
+    for fold_manifest, path, _ in folds:
         if fold_manifest.get("experiment") != experiment:
             raise InputError(f"{path}: belongs to experiment '{fold_manifest.get('experiment')}', not '{experiment}'")
         diff = [k for k in same if fold_manifest[k] != first[k]]
         if diff:
             raise InputError(f"{path}: fold models of '{experiment}' differ in {', '.join(diff)}")
-    keys = [(int(m.get("seed", 0)), int(m["test_fold"]), int(m["val_fold"])) for m, _ in folds]
+    keys = [(int(m.get("seed", 0)), int(m["test_fold"]), int(m["val_fold"])) for m, _, _ in folds]
     if len(set(keys)) != len(keys):
         raise InputError(f"experiment '{experiment}': a (seed, test fold, validation fold) model given twice ({keys})")
     if list(first["classes"]) != list(CLASSES):
@@ -182,7 +193,7 @@ def export_bundle(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fold_entries = []
-    for fold_manifest, path in folds:
+    for fold_manifest, path, calibration in folds:
         k, v, seed = int(fold_manifest["test_fold"]), int(fold_manifest["val_fold"]), int(fold_manifest.get("seed", 0))
         dest = out_dir / model_file(seed, k, v)
         with atomic_path(dest) as tmp:
@@ -198,6 +209,8 @@ def export_bundle(
             "train_folds": [int(f) for f in fold_manifest["train_folds"]],
             "best_epoch": int(fold_manifest["best_epoch"]),
             "best_val_mcc": float(fold_manifest["best_val_mcc"]),
+            "temperature": calibration["temperature"],
+            "calibration": {key: calibration[key] for key in CALIBRATION_KEYS},
         })
 
     manifest = {
@@ -238,6 +251,29 @@ def export_bundle(
     with atomic_path(out_dir / CHECKSUMS) as tmp:  # last: its presence means the bundle is whole
         tmp.write_text("".join(f"{sha256_file(out_dir / name)}  {name}\n" for name in files))
     return manifest
+
+
+# What the bundle records of each model's calibration (calibration.json of rule calibrate).
+CALIBRATION_KEYS = ("fitted_on", "n", "nll_before", "nll_after", "ece_before", "ece_after", "at_bound")
+
+
+def _calibration(path: Path, fold_manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's calibration.json, checked to be that model's, with a finite positive temperature."""
+    from .calibration import check_temperature
+
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable calibration ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: not a calibration record")
+    for key in ("experiment", "seed", "test_fold", "val_fold", "grid"):
+        if record.get(key) != fold_manifest.get(key):
+            raise InputError(f"{path}: calibrates {key} {record.get(key)!r}, the model has {fold_manifest.get(key)!r}")
+    missing = [k for k in CALIBRATION_KEYS if k not in record]
+    if missing:
+        raise InputError(f"{path}: calibration lacks {', '.join(missing)}")
+    return {**record, "temperature": check_temperature(record.get("temperature"), str(path))}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -309,11 +345,12 @@ def read_manifest(bundle_dir: str | os.PathLike[str], verify: bool = True) -> di
 
 @dataclass
 class Bundle:
-    """A loaded bundle: its manifest and the fold models (eval mode, CPU), in fold order."""
+    """A loaded bundle: its manifest, the fold models (eval mode, CPU) in fold order, and their temperatures."""
 
     path: Path
     manifest: dict[str, Any]
     models: list[Any]
+    temperatures: list[float]  # per model, in `models` order: its logits are divided by it
 
     @property
     def embedder_names(self) -> list[str]:
@@ -330,7 +367,9 @@ class Bundle:
 
 
 def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
-    """Load a bundle: verify checksums, rebuild the models from safetensors (no pickle), refuse non-finite weights."""
+    """Load a bundle: verify checksums and temperatures, rebuild the models from safetensors (no pickle),
+    refuse non-finite weights."""
+    from .calibration import check_temperature
     from .training import load_fold_model
 
     bundle_dir = Path(bundle_dir)
@@ -344,6 +383,12 @@ def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
         "groups": manifest["groups"],
     }
     names = [e["name"] for e in manifest["embedders"]]
+    temperatures = []
+    for entry in manifest["folds"]:  # all checked before any weights are read
+        where = f"{bundle_dir / MANIFEST}: fold model {entry.get('file')}"
+        if "temperature" not in entry:
+            raise InputError(f"{where} has no temperature (exported without calibration; re-export the bundle)")
+        temperatures.append(check_temperature(entry["temperature"], where))
     models = []
     for entry in manifest["folds"]:
         path = verify_file(bundle_dir, entry["file"], sums)  # hashed once, against checksums.sha256
@@ -367,7 +412,7 @@ def load_bundle(bundle_dir: str | os.PathLike[str]) -> Bundle:
         if bad:
             raise InputError(f"{path}: non-finite weights in {', '.join(bad[:3])}" + (" ..." if len(bad) > 3 else ""))
         models.append(model)
-    return Bundle(path=bundle_dir, manifest=manifest, models=models)
+    return Bundle(path=bundle_dir, manifest=manifest, models=models, temperatures=temperatures)
 
 
 def _canonical(value: Any) -> str:

@@ -90,6 +90,15 @@ def has_learning_curve(config: Mapping[str, Any]) -> bool:
     return bool(config["data"].get("extra_training")) and bool(curve_experiments(config["experiments"]))
 
 
+def draw_reliability(smk: Any) -> None:
+    bins = pd.read_csv(smk.input.reliability, sep="\t")
+    table = pd.read_csv(smk.input.table, sep="\t", dtype={"seed": str})
+    pooled = table[table["seed"] == "all"].iloc[0]
+    _plots().plot_reliability(bins, _stem(smk), title=f"{smk.wildcards.experiment}: reliability on the test folds",
+                              ece={"uncalibrated": float(pooled["test_ece_before"]),
+                                   "calibrated": float(pooled["test_ece_after"])})
+
+
 def draw_homology_audit(smk: Any) -> None:
     table = pd.read_csv(smk.input.table, sep="\t", dtype={"id": str, "best_train_id": str}, keep_default_na=False)
     summary = pd.read_csv(smk.input.summary, sep="\t", dtype={"fold": str})
@@ -128,6 +137,8 @@ FIGURES: dict[str, Figure] = {
     "per_class_mcc": Figure(draw_per_class_mcc, "per_class_mcc", "per_class_mcc.rst", "Metrics", "Comparison"),
     "global_metrics": Figure(draw_global_metrics, "global_metrics", "global_metrics.rst", "Metrics", "Comparison"),
     "comparison_ci": Figure(draw_comparison_ci, "comparison_ci", "comparison_ci.rst", "Metrics", "Comparison"),
+    "reliability": Figure(draw_reliability, "{experiment}/reliability", "reliability.rst", "Calibration",
+                          "{experiment}"),
     "homology_audit": Figure(draw_homology_audit, "homology_audit", "homology_audit.rst", "Data", "Homology audit",
                              when="audit"),
     "extra_learning_curve": Figure(draw_extra_learning_curve, "extra_learning_curve", "extra_learning_curve.rst",

@@ -112,12 +112,13 @@ def embed_batches(embedders: Sequence[Any], batches: Sequence[Sequence[int]], id
 
 
 def fold_probabilities(bundle: Bundle, batch: FeatureBatch, precision: str) -> np.ndarray:
-    """(folds, proteins, classes) probabilities of every fold model for one batch, CLASSES order."""
+    """(folds, proteins, classes) calibrated probabilities of every fold model for one batch, CLASSES order:
+    softmax of the model's logits divided by its temperature (fitted on its validation fold)."""
     from .training import predict_proba
 
     device = next(bundle.models[0].parameters()).device
-    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group, device)
-                     for model in bundle.models])
+    return np.stack([predict_proba(model, batch, len(batch), precision, bundle.use_group, device, temperature=t)
+                     for model, t in zip(bundle.models, bundle.temperatures, strict=True)])
 
 
 def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray]:

@@ -248,6 +248,81 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     log.info("best epoch %d (validation MCC %.4f) after %d epochs", result.best_epoch, result.best_val_mcc, result.epochs_run)
 
 
+def calibrate_model(weights: str, manifest: str, dataset: str, train_predictions: str, out: Mapping[str, str],
+                    device: str = "cpu", batch_size: int = 32, threads: int = 1,
+                    packed: Mapping[str, tuple[str, str]] | None = None,
+                    shards: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """Fit one trained model's temperature on its validation fold; write it and its calibrated test predictions.
+
+    Embeddings: memory-mapped from `packed` (array, index) per embedder, else loaded from `shards`.
+
+    Reads only what rule `train` wrote (weights, model.json) and the embeddings it was trained
+    from, so calibration never retrains. The validation fold is the one the model's manifest
+    names (the fold that early-stopped it); the test fold is predicted with the fitted
+    temperature, but nothing on it is used for the fit. The recomputed uncalibrated test
+    probabilities are compared with `train_predictions` (the training job's own), and the
+    largest difference is recorded: 0 on the device and precision it trained at.
+    """
+    import numpy as np
+    import torch
+
+    from .calibration import fit_temperature, softmax
+    from .classes import CLASSES
+    from .device import resolve_device, resolve_training_precision
+    from .store import PackedEmbeddings, load_embeddings
+    from .training import ProteinSet, load_fold_model, predict_logits, predictions_frame
+
+    torch.set_num_threads(threads)
+    info = json.loads(Path(manifest).read_text())
+    for key in ("experiment", "embedders", "test_fold", "val_fold", "seed", "grid", "use_group"):
+        if key not in info:
+            raise InputError(f"{manifest}: model manifest lacks {key!r}")
+    model, info = load_fold_model(weights, info)
+    run_device = torch.device(resolve_device(device))
+    # At the precision it trained at (`auto` as it resolved then); fp16 autocast needs a GPU.
+    recorded = str(info.get("trained_on", {}).get("precision") or info.get("training", {}).get("precision", "fp32"))
+    recorded = "fp32" if recorded == "auto" or (recorded == "fp16" and run_device.type == "cpu") else recorded
+    precision = resolve_training_precision(recorded, str(run_device))
+    model.to(run_device)
+    data = read_dataset(dataset)
+    val_fold, test_fold = int(info["val_fold"]), int(info["test_fold"])
+    if not packed and not shards:
+        raise InputError(f"{manifest}: no embeddings given (packed arrays or shards) to calibrate on")
+    embeddings = [PackedEmbeddings(*packed[e]) if packed else load_embeddings((shards or {})[e])
+                  for e in info["embedders"]]
+    subsets = {"validation": data[data["fold"] == val_fold], "test": data[data["fold"] == test_fold]}
+    for part, table in subsets.items():
+        if table.empty:
+            raise InputError(f"{manifest}: the {part} fold has no proteins in {dataset}")
+    for store in embeddings:
+        if isinstance(store, PackedEmbeddings):
+            store.verify(data["id"][data["fold"].isin([val_fold, test_fold])])
+    sets = {part: ProteinSet(table, embeddings, info["embedders"]) for part, table in subsets.items()}
+    logits = {part: predict_logits(model, s, batch_size, precision, bool(info["use_group"]), run_device)
+              for part, s in sets.items()}
+    fit = fit_temperature(logits["validation"], sets["validation"].labels.numpy())
+    calibrated = predictions_frame(sets["test"], softmax(logits["test"], fit.temperature))
+    trained = read_id_tsv(train_predictions)
+    recomputed = predictions_frame(sets["test"], softmax(logits["test"]))
+    if trained["id"].tolist() != recomputed["id"].tolist():
+        raise InputError(f"{train_predictions}: predicts other proteins than test fold {test_fold} of {dataset}")
+    difference = float(np.abs(trained[list(CLASSES)].to_numpy(float) - recomputed[list(CLASSES)].to_numpy(float)).max())
+    record = {
+        "experiment": info["experiment"], "seed": int(info["seed"]), "test_fold": test_fold, "val_fold": val_fold,
+        "grid": int(info["grid"]), "method": "temperature scaling: softmax(logits / T), T fitted on the validation fold",
+        "fitted_on": f"validation fold {val_fold}", **fit.as_dict(),
+        "device": str(run_device), "precision": precision,
+        "test_max_abs_difference_to_training": difference,
+    }
+    write_json(record, out["calibration"])
+    write_tsv(calibrated, out["predictions"], float_format="%.6g")
+    log.info("%s seed %d, test fold %d, validation fold %d: T = %.4g (validation NLL %.4f -> %.4f, ECE %.4f -> %.4f, "
+             "n = %d)%s; recomputed test probabilities differ from training's by <= %.2g", info["experiment"],
+             record["seed"], test_fold, val_fold, fit.temperature, fit.nll_before, fit.nll_after, fit.ece_before,
+             fit.ece_after, fit.n, " at the search bound" if fit.at_bound else "", difference)
+    return record
+
+
 def select_models(manifests: Sequence[str], predictions: Sequence[str], grid: Mapping[str, Sequence[Any]],
                   out: Mapping[str, str]) -> dict[str, Any]:
     """One (experiment, seed, test fold): choose the grid point on validation MCC, ensemble its models."""
@@ -260,6 +335,106 @@ def select_models(manifests: Sequence[str], predictions: Sequence[str], grid: Ma
              selection["seed"], selection["chosen_grid"], selection["chosen_settings"] or "no grid",
              len(selection["ensembled"]))
     return selection
+
+
+def evaluate_calibration(name: str, selections: Sequence[str], predictions: Sequence[str],
+                         calibrations: Sequence[str], calibrated: Sequence[str], out: Mapping[str, str],
+                         group_remap: bool = False) -> pd.DataFrame:
+    """ECE and NLL of an experiment's test predictions before and after temperature scaling.
+
+    Per (seed, test fold), `predictions` is select_models' ensemble (the mean of the selected
+    models' probabilities) and the calibrated ensemble is the mean of the same models'
+    calibrated probabilities (rule calibrate), as `locfusion predict` averages them. Rows:
+    one per seed and `all` (every seed's test predictions pooled); the validation columns are
+    means over the ensembled models of their own validation-fold numbers (what the fits saw).
+    Also written: the pooled calibrated ensemble and the reliability bins of both.
+    """
+    import numpy as np
+
+    from .calibration import ECE_BINS, expected_calibration_error, reliability_bins
+    from .classes import CLASS_INDEX, CLASSES
+    from .cv import ensemble_predictions
+    from .metrics import apply_group_remap
+
+    if len(selections) != len(predictions) or len(calibrations) != len(calibrated):
+        raise InputError(f"experiment '{name}': selections, predictions and calibration files do not pair up")
+    runs = {Path(c).resolve().parent: (c, t) for c, t in zip(calibrations, calibrated, strict=True)}
+    before, after, fits = [], [], []
+    for sel_path, pred_path in zip(selections, predictions, strict=True):
+        selection = json.loads(Path(sel_path).read_text())
+        frames, seed_fits = [], []
+        for manifest in selection["ensembled"]:
+            run = Path(manifest).resolve().parent
+            if run not in runs:
+                raise InputError(f"{sel_path}: ensembled model {manifest} has no calibration among the inputs")
+            calibration, table = runs[run]
+            seed_fits.append(json.loads(Path(calibration).read_text()))
+            frames.append(read_id_tsv(table))
+        plain = read_id_tsv(pred_path)
+        ensemble = ensemble_predictions(frames)
+        if ensemble["id"].tolist() != plain["id"].tolist():
+            raise InputError(f"{pred_path}: other proteins than the calibrated models of {sel_path} predict")
+        seed = int(selection["seed"])
+        before.append(plain.assign(seed=seed))
+        after.append(ensemble.assign(seed=seed))
+        fits.extend({**f, "seed": seed} for f in seed_fits)
+    plain_all = pd.concat(before, ignore_index=True)
+    calibrated_all = pd.concat(after, ignore_index=True)
+    scored = {"uncalibrated": plain_all, "calibrated": calibrated_all}
+    if group_remap:
+        scored = {k: apply_group_remap(v, v["group"]) for k, v in scored.items()}
+    fit_table = pd.DataFrame(fits)
+
+    def row(seed: int | str, keep: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {"experiment": name, "seed": seed}
+        frame = scored["uncalibrated"][keep]
+        labels = frame["true"].map(CLASS_INDEX).to_numpy()
+        record["n_predictions"] = int(len(frame))
+        chosen = fit_table if seed == "all" else fit_table[fit_table["seed"] == seed]
+        record.update(n_models=int(len(chosen)), temperature_median=float(chosen["temperature"].median()),
+                      temperature_min=float(chosen["temperature"].min()),
+                      temperature_max=float(chosen["temperature"].max()))
+        for column in ("nll_before", "nll_after", "ece_before", "ece_after"):
+            record[f"val_{column}"] = float(chosen[column].mean())
+        for state, suffix in (("uncalibrated", "before"), ("calibrated", "after")):
+            probs = scored[state][keep][list(CLASSES)].to_numpy(dtype=np.float64)
+            record[f"test_ece_{suffix}"] = expected_calibration_error(probs, labels)
+            true_p = probs[np.arange(len(labels)), labels]
+            record[f"test_nll_{suffix}"] = float(-np.mean(np.log(np.clip(true_p, 1e-12, None))))
+            record[f"test_accuracy_{suffix}"] = float(np.mean(probs.argmax(axis=1) == labels))
+        record.update(ece_bins=ECE_BINS, group_remap=bool(group_remap))
+        return record
+
+    seeds = sorted(plain_all["seed"].unique())
+    table = pd.DataFrame([row(int(s), (plain_all["seed"] == s).to_numpy()) for s in seeds]
+                         + [row("all", np.ones(len(plain_all), dtype=bool))])
+    labels = scored["uncalibrated"]["true"].map(CLASS_INDEX).to_numpy()
+    bins = pd.concat([reliability_bins(frame[list(CLASSES)].to_numpy(dtype=np.float64), labels)
+                      .assign(experiment=name, probabilities=state) for state, frame in scored.items()],
+                     ignore_index=True)
+    write_tsv(table, out["table"], float_format="%.6g")
+    write_tsv(bins[["experiment", "probabilities", *[c for c in bins.columns if c not in ("experiment", "probabilities")]]],
+              out["reliability"], float_format="%.6g")
+    write_tsv(calibrated_all, out["predictions"], float_format="%.6g")
+    pooled = table.iloc[-1]
+    log.info("%s: test ECE %.4f -> %.4f, NLL %.4f -> %.4f (%d predictions, %d models, median T %.3g)", name,
+             pooled["test_ece_before"], pooled["test_ece_after"], pooled["test_nll_before"], pooled["test_nll_after"],
+             pooled["n_predictions"], pooled["n_models"], pooled["temperature_median"])
+    return table
+
+
+def compare_calibration(tables: Sequence[str], out: str) -> pd.DataFrame:
+    """One line per experiment: its pooled (all seeds) row of `evaluate_calibration`."""
+    rows = []
+    for path in tables:
+        table = pd.read_csv(path, sep="\t", dtype={"seed": str})
+        pooled = table[table["seed"] == "all"]
+        if len(pooled) != 1:
+            raise InputError(f"{path}: no single 'all' row (not a calibration table of rule evaluate_calibration)")
+        rows.append(pooled)
+    frame = pd.concat(rows, ignore_index=True).drop(columns="seed")
+    write_tsv(frame, out, float_format="%.6g")
+    return frame
 
 
 def seed_of(path: str | Path) -> int:

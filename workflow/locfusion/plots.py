@@ -293,6 +293,42 @@ def plot_comparison_ci(ci_table: pd.DataFrame, stem: str | os.PathLike[str]) -> 
 # ----------------------------------------------------------------------------- training
 
 
+def plot_reliability(bins: pd.DataFrame, stem: str | os.PathLike[str], title: str = "",
+                     ece: Mapping[str, float] | None = None) -> list[Path]:
+    """Reliability diagram: accuracy against mean confidence per confidence bin, one line per kind of
+    probabilities (`probabilities` column: uncalibrated, calibrated), the diagonal, and proteins per bin.
+
+    `bins` is `calibration.reliability_bins` output with a `probabilities` column; empty bins are skipped.
+    """
+    needed = ["probabilities", "lower", "upper", "n", "confidence", "accuracy"]
+    missing = [c for c in needed if c not in bins.columns]
+    if missing:
+        raise InputError(f"reliability table lacks column(s) {', '.join(missing)}")
+    fig = Figure(figsize=(6.5, 7), layout="constrained")
+    ax, ax_n = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    kinds = list(dict.fromkeys(bins["probabilities"]))
+    width = float((bins["upper"] - bins["lower"]).iloc[0]) if len(bins) else 1.0
+    for i, (kind, color) in enumerate(zip(kinds, _colors(len(kinds)), strict=True)):
+        part = bins[(bins["probabilities"] == kind) & (bins["n"] > 0)]
+        label = kind if not ece or kind not in ece else f"{kind} (ECE {ece[kind]:.3f})"
+        ax.plot(part["confidence"], part["accuracy"], marker="o", color=color, label=label)
+        offset = (i - (len(kinds) - 1) / 2) * width / max(len(kinds), 1)
+        ax_n.bar((part["lower"] + part["upper"]) / 2 + offset, part["n"], width=width / max(len(kinds), 1),
+                 color=color, alpha=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("Accuracy (top class right)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    ax_n.set_xlabel("Mean confidence (top-class probability) per bin")
+    ax_n.set_ylabel("Proteins")
+    ax_n.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return save_figure(fig, stem)
+
+
 def _as_bool(values: pd.Series) -> np.ndarray:
     """`best` column as bool, whether read from TSV as bool, int or text."""
     if values.dtype == bool:

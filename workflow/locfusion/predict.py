@@ -29,7 +29,8 @@ input protein, in input order, DeepLocPro's column names where they overlap:
     column                  meaning                                DeepLocPro 1.0 output
     ACC                     protein ID                             ACC
     Localization            predicted class (DeepLocPro spelling)  Localization
-    Cell wall & surface     probability, mean over fold models     Cell wall & surface
+    Cell wall & surface     calibrated probability, mean over      Cell wall & surface
+                            fold models
     Extracellular           "                                      Extracellular
     Cytoplasmic             "                                      Cytoplasmic
     Cytoplasmic Membrane    "  (locfusion: Cytoplasmic membrane)   Cytoplasmic Membrane
@@ -44,6 +45,12 @@ DeepLocPro's own predictor (DeepLocPro/deeplocpro.py) writes exactly `ACC`,
 `Localization` and these six probability columns in this order (after a pandas
 index column, left out here); `Protein_ID` is DeepLoc 2.0's name for the first
 column, not DeepLocPro's. Probabilities have 6 decimals (DeepLocPro: 4).
+
+Probabilities are calibrated: each fold model's logits are divided by its
+temperature (stored in the bundle, fitted on that model's validation fold by
+rule calibrate, `locfusion.calibration`) before the softmax, then the fold
+models are averaged; summary.json and the printed line say so and list the
+temperatures. Calibration never changes a fold model's own top class.
 
 Organism group (`group`): `any` (default) and `negative` leave the
 probabilities as predicted; `positive` and `archaea` apply DeepLocPro's remap
@@ -317,6 +324,13 @@ def predict_proteome(
         "length_limit": limit,
         "embedders": [e.provenance() for e in embedders],
         "options": {"tokens_per_batch": options.tokens_per_batch, "classifier_precision": precision},
+        "probabilities": {
+            "calibration": "temperature scaling",
+            "calibrated": True,
+            "description": "each fold model's logits divided by its temperature before the softmax, then the mean "
+                           "over fold models; temperatures fitted on each model's validation fold (never its test fold)",
+            "temperatures": {entry["file"]: t for entry, t in zip(manifest["folds"], bundle.temperatures, strict=True)},
+        },
         "localization_counts": {name: int(counts.get(name, 0)) for name in PROBABILITY_COLUMNS},
         "columns": list(OUTPUT_COLUMNS),
     }
@@ -328,6 +342,7 @@ def predict_proteome(
         plot_class_distribution(counts, out_dir / PLOT_STEM, title)
     seconds = time.perf_counter() - started
     log.info("wrote %d predictions to %s (%.1f s, %.1f proteins/s)", n, paths["tsv"].parent, seconds, n / max(seconds, 1e-9))
+    log.info("%s", summary_line(summary))
     return summary
 
 
@@ -335,7 +350,13 @@ def summary_line(summary: Mapping[str, Any]) -> str:
     """One line for the terminal: how many proteins, where they were predicted to be."""
     counts = summary["localization_counts"]
     shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]) if v)
-    return f"{summary['input']['n_proteins']} proteins predicted ({shown})"
+    line = f"{summary['input']['n_proteins']} proteins predicted ({shown})"
+    probabilities = summary.get("probabilities", {})
+    if probabilities.get("calibrated"):
+        temperatures = list(probabilities["temperatures"].values())
+        line += (f"; probabilities temperature-calibrated per fold model (T {min(temperatures):.3g}-{max(temperatures):.3g}, "
+                 "fitted on validation folds)")
+    return line
 
 
 def load_embedder_specs(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
@@ -377,5 +398,6 @@ def manifest_overview(bundle_dir: str | os.PathLike[str]) -> str:
         lines.append(f"fold model    {f['file']}: seed {f.get('seed')}, test fold {f['test_fold']}, "
                      f"validation fold {f['val_fold']}, grid point {f.get('grid', 0)}, "
                      f"best epoch {f['best_epoch']}, validation MCC {f['best_val_mcc']:.3f}, "
+                     f"temperature {f.get('temperature', '(none)')}, "
                      f"params {json.dumps(f['params'], sort_keys=True)}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -193,17 +193,41 @@ def to_device(batch: tuple[list[torch.Tensor], torch.Tensor, torch.Tensor | None
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool,
-                  device: torch.device | str = "cpu") -> np.ndarray:
-    """Class probabilities (N x C) in the order of `data`, batched by length, on `device` (the model's)."""
+def _batch_logits(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool,
+                  device: torch.device) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """(indices, float32 logits on `device`) per length-sorted batch of `data`."""
     model.eval()
-    device = torch.device(device)
-    out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
     for indices in make_batches(data.lengths, batch_size):
         inputs, lengths, _, groups = to_device(data.batch(indices), device)
         with autocast(precision, device):
             logits = model(inputs, lengths, groups if use_group else None)
-        out[indices] = torch.softmax(logits.float(), dim=-1).double().cpu().numpy()
+        yield indices, logits.float()
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool,
+                  device: torch.device | str = "cpu", temperature: float = 1.0) -> np.ndarray:
+    """Class probabilities (N x C) in the order of `data`, batched by length, on `device` (the model's).
+
+    `temperature`: the logits are divided by it before the softmax (`locfusion.calibration`);
+    dividing by 1.0 is exact, so uncalibrated probabilities are bit for bit what they were.
+    """
+    device = torch.device(device)
+    out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
+    for indices, logits in _batch_logits(model, data, batch_size, precision, use_group, device):
+        out[indices] = torch.softmax(logits / temperature, dim=-1).double().cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data: ProteinSet, batch_size: int, precision: str, use_group: bool,
+                   device: torch.device | str = "cpu") -> np.ndarray:
+    """Logits (N x C, float64 copies of the float32 outputs) in the order of `data`: what a
+    temperature is fitted on (`predict_proba` is their softmax)."""
+    device = torch.device(device)
+    out = np.zeros((len(data), N_CLASSES), dtype=np.float64)
+    for indices, logits in _batch_logits(model, data, batch_size, precision, use_group, device):
+        out[indices] = logits.double().cpu().numpy()
     return out
 
 

@@ -218,7 +218,11 @@ def comparison_predictions(wildcards):
 
 
 def all_targets():
-    targets = ["results/comparison/metrics.tsv", *figure_targets(EXPERIMENTS, config)]
+    targets = [
+        "results/comparison/metrics.tsv",
+        "results/comparison/calibration.tsv",
+        *figure_targets(EXPERIMENTS, config),
+    ]
     for experiment in EXPERIMENTS:
         targets.append(f"results/experiments/{experiment}/summary.json")
         targets.append(f"results/bundles/{experiment}/manifest.json")

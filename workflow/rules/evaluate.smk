@@ -2,6 +2,8 @@ localrules:
     evaluate_fold,
     evaluate_experiment,
     compare_experiments,
+    evaluate_calibration,
+    compare_calibration,
 
 
 rule evaluate_fold:
@@ -94,3 +96,58 @@ rule compare_experiments:
         n_boot=config["evaluation"]["bootstrap"],
     script:
         "../scripts/compare_experiments.py"
+
+
+rule evaluate_calibration:
+    """Test ECE and NLL of the selected models' ensemble, with and without their validation-fitted temperatures."""
+    input:
+        selections=lambda wildcards: fold_outputs(
+            "selection.json", wildcards.experiment
+        ),
+        predictions=lambda wildcards: fold_outputs(
+            "test_predictions.tsv", wildcards.experiment
+        ),
+        calibrations=lambda wildcards: run_outputs(
+            "calibration.json", wildcards.experiment
+        ),
+        calibrated=lambda wildcards: run_outputs(
+            "test_predictions_calibrated.tsv", wildcards.experiment
+        ),
+    output:
+        table=report(
+            "results/experiments/{experiment}/calibration.tsv",
+            caption="../report/calibration.rst",
+            category="Calibration",
+            subcategory="{experiment}",
+        ),
+        reliability="results/experiments/{experiment}/reliability.tsv",
+        predictions="results/experiments/{experiment}/test_predictions_calibrated.tsv",
+    log:
+        "results/logs/evaluate_calibration/{experiment}.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        group_remap=config["evaluation"]["group_remap"],
+    script:
+        "../scripts/evaluate_calibration.py"
+
+
+rule compare_calibration:
+    """One line per experiment: pooled test ECE and NLL before and after temperature scaling."""
+    input:
+        tables=expand(
+            "results/experiments/{experiment}/calibration.tsv", experiment=EXPERIMENTS
+        ),
+    output:
+        table=report(
+            "results/comparison/calibration.tsv",
+            caption="../report/calibration_comparison.rst",
+            category="Calibration",
+            subcategory="Comparison",
+        ),
+    log:
+        "results/logs/compare_calibration.log",
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/compare_calibration.py"

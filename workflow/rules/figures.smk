@@ -11,6 +11,7 @@ localrules:
     figure_per_class_mcc,
     figure_global_metrics,
     figure_comparison_ci,
+    figure_reliability,
 
 
 rule figure_dataset_overview:
@@ -102,6 +103,21 @@ rule figure_comparison_ci:
         **figure_outputs("comparison_ci"),
     log:
         figure_log("comparison_ci"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_reliability:
+    input:
+        reliability="results/experiments/{experiment}/reliability.tsv",
+        table="results/experiments/{experiment}/calibration.tsv",
+        code=LIBRARY / "plots.py",
+    output:
+        **figure_outputs("reliability"),
+    log:
+        figure_log("reliability"),
     conda:
         "../../envs/report.yaml"
     script:

@@ -34,11 +34,14 @@ localrules:
 
 
 rule export_bundle:
-    """Selected models + JSON manifest (embedder provenance, classes, length policy, data checksum)."""
+    """Selected models + JSON manifest (embedder provenance, classes, length policy, data checksum, temperatures)."""
     input:
         unpack(experiment_shards),
         weights=lambda wildcards: run_outputs("model.safetensors", wildcards.experiment),
         manifests=lambda wildcards: run_outputs("model.json", wildcards.experiment),
+        calibrations=lambda wildcards: run_outputs(
+            "calibration.json", wildcards.experiment
+        ),
         selections=lambda wildcards: fold_outputs(
             "selection.json", wildcards.experiment
         ),

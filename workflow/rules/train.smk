@@ -50,3 +50,32 @@ rule select_models:
         grid=lambda wildcards: config["experiments"][wildcards.experiment]["grid"],
     script:
         "../scripts/select_models.py"
+
+
+rule calibrate:
+    """One trained model's temperature, fitted on its validation fold; its calibrated test predictions."""
+    input:
+        unpack(experiment_packed),
+        dataset="results/data/dataset.tsv",
+        weights="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.safetensors",
+        manifest="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.json",
+        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/test_predictions.tsv",
+    output:
+        calibration="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/calibration.json",
+        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/test_predictions_calibrated.tsv",
+    log:
+        "results/logs/calibrate/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.log",
+    benchmark:
+        "results/benchmarks/calibrate/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: config["training"]["threads"]
+    resources:
+        mem_mb=attempt_scaled(config["training"]["mem_mb"]),
+        runtime=attempt_scaled(config["training"]["runtime"]),
+        gpu=config["training"]["gpu"],
+    params:
+        experiment=run_model,
+        training=run_settings,
+    script:
+        "../scripts/calibrate.py"

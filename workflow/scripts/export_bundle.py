@@ -20,6 +20,7 @@ def main(smk):
         filter_settings=smk.params.filter,
         out_dir=Path(smk.output.manifest).parent,
         selections=list(smk.input.selections),
+        calibrations=list(smk.input.calibrations),
     )
 
 
