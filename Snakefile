@@ -23,6 +23,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/explain.smk"
 include: "workflow/rules/psortb.smk"
 include: "workflow/rules/audit.smk"
 

@@ -21,7 +21,9 @@ from test_predict import DEMO_FASTA, assert_one_line_error, cli, fasta_records, 
 from workflow_utils import TINY_FUSION
 
 from locfusion.annotations import (
+    KD_THRESHOLD,
     KD_WINDOW,
+    hydropathy_profile,
     hydrophobic_stretches,
     signal_like_region,
 )
@@ -105,6 +107,11 @@ def test_hydrophobic_stretch_finds_a_planted_helix_and_nothing_in_a_polar_protei
     assert found.start > 50 - KD_WINDOW and found.end < 70 + KD_WINDOW  # and stays near them
     assert hydrophobic_stretches(POLAR) == []
     assert hydrophobic_stretches("L" * 10) == []  # shorter than one window
+    profile = hydropathy_profile(seq)
+    assert np.isnan(profile[: KD_WINDOW // 2]).all() and np.isnan(profile[-(KD_WINDOW // 2):]).all()
+    assert profile[60] == pytest.approx(3.8)  # leucine's hydropathy, from Biopython's Kyte-Doolittle table
+    above = np.flatnonzero(profile >= KD_THRESHOLD)  # the plotted profile agrees with the call
+    assert above.min() - KD_WINDOW // 2 == found.start and above.max() + KD_WINDOW // 2 + 1 == found.end
 
 
 def test_signal_like_region_needs_a_positive_n_region_and_an_early_h_region() -> None:
@@ -227,3 +234,29 @@ def test_unknown_id_to_explain_is_one_line_before_any_work(fusion_bundle: Path, 
     assert not (tmp_path / "o").exists()
     with pytest.raises(InputError, match="need explain"):
         PredictOptions(explain_ids=("x",))
+
+
+# ----------------------------------------------------------------------------- the workflow
+
+
+def test_workflow_explains_its_predictions_and_draws_the_report_figure(small_dag: Path) -> None:
+    from workflow_utils import SMALL_DAG_EXPLAIN_IDS
+
+    query = small_dag / "results/predictions/query"
+    meta, items = read_explanations(query / EXPLANATION_FILE)
+    assert sorted(item.id for item in items) == sorted(pid for pid, _ in fasta_records(small_dag / "query.fasta"))
+    assert meta["model"] == "attention_pooling" and meta["n_heads"] == 1 and meta["group"] == "positive"
+    for pid in SMALL_DAG_EXPLAIN_IDS:
+        assert Path(f"{explanation_plot_stem(query, pid)}.png").stat().st_size > 10_000
+    for experiment in ("fusion", "attention_pooling"):
+        assert (small_dag / f"results/figures/{experiment}/explanations.png").stat().st_size > 10_000
+    # The report's examples: at most one correct test prediction per class, each by its own test fold's models.
+    meta, items = read_explanations(small_dag / "results/explanations/fusion/examples.h5")
+    assert meta["embedders"] == ["blosum62", "profile"] and meta["n_heads"] == TINY_FUSION["pool_heads"]
+    tested = pd.concat([pd.read_csv(p, sep="\t", dtype={"id": str}, keep_default_na=False)
+                        for p in (small_dag / "results/experiments/fusion").glob("seed_*/fold_*/test_predictions.tsv")])
+    assert items and len({item.true for item in items}) == len(items)
+    for item in items:
+        fold = int(tested.loc[tested["id"] == item.id, "fold"].iloc[0])
+        assert item.predicted == item.true and item.models and all(f"_fold_{fold}_" in m for m in item.models)
+        assert item.gate is not None and item.attention.shape[:2] == (len(item.models), TINY_FUSION["pool_heads"])

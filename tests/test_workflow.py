@@ -259,7 +259,7 @@ def test_editing_plot_code_reruns_only_figures(small_dag: Path) -> None:
     assert counts, proc.stdout
     assert {rule for rule in counts if rule != "all"} <= {
         "figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc",
-        "figure_global_metrics", "figure_comparison_ci",
+        "figure_global_metrics", "figure_comparison_ci", "figure_explanations",
     }
     assert "train" not in counts and "embed" not in counts
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .embedders.features import residue_scale, window_means
+from .embedders.features import residue_scale
 
 __all__ = [
     "KD_THRESHOLD",
@@ -69,8 +69,14 @@ def hydropathy(seq: str) -> np.ndarray:
 
 
 def hydropathy_profile(seq: str, window: int = KD_WINDOW) -> np.ndarray:
-    """Mean hydropathy over a centred `window` (odd); shrinks at the termini (`window_means`)."""
-    return window_means(hydropathy(seq)[:, None], window)[:, 0]
+    """Mean hydropathy of the full `window` (odd) centred on each residue; NaN where it does not fit.
+
+    The values `hydrophobic_stretches` thresholds, so a plot of it agrees with the calls.
+    """
+    out = np.full(len(seq), np.nan)
+    means = _full_window_means(hydropathy(seq), window)
+    out[window // 2 : window // 2 + len(means)] = means
+    return out
 
 
 def _full_window_means(values: np.ndarray, window: int) -> np.ndarray:

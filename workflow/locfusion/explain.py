@@ -273,12 +273,14 @@ def select_examples(predictions: Any, per_class: int) -> Any:
 
 def explain_examples(bundle_dir: str | os.PathLike[str], predictions: Sequence[str | os.PathLike[str]],
                      dataset: str | os.PathLike[str], shards: Mapping[str, Sequence[str]], per_class: int,
-                     out: str | os.PathLike[str]) -> int:
+                     out: str | os.PathLike[str], threads: int = 1) -> int:
     """Explanations of chosen test proteins (`select_examples`) by the fold models that never saw them.
 
     Each protein is explained by the bundle's models whose test fold holds it (all
     seeds and validation folds), on its stored embeddings: what those models
-    weighed when they made the test prediction the report shows. Returns the count.
+    weighed when they made the test prediction the report shows (run here in fp32 on the
+    CPU, whatever precision they trained at; `predicted` and `confidence` are the test
+    predictions', averaged over seeds). Returns the count.
     """
     import pandas as pd
     import torch
@@ -291,6 +293,7 @@ def explain_examples(bundle_dir: str | os.PathLike[str], predictions: Sequence[s
     from .sequence import crop_sequence
     from .store import EmbeddingReader
 
+    torch.set_num_threads(threads)
     table = pd.concat([read_id_tsv(p, text_columns=("id", "group", "true", "predicted")) for p in predictions],
                       ignore_index=True)
     chosen = select_examples(table, per_class)

@@ -11,6 +11,7 @@ localrules:
     figure_per_class_mcc,
     figure_global_metrics,
     figure_comparison_ci,
+    figure_explanations,
 
 
 rule figure_dataset_overview:
@@ -102,6 +103,21 @@ rule figure_comparison_ci:
         **figure_outputs("comparison_ci"),
     log:
         figure_log("comparison_ci"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_explanations:
+    input:
+        examples="results/explanations/{experiment}/examples.h5",
+        code=LIBRARY / "explain_plots.py",
+        plots=LIBRARY / "plots.py",
+    output:
+        **figure_outputs("explanations"),
+    log:
+        figure_log("explanations"),
     conda:
         "../../envs/report.yaml"
     script:
