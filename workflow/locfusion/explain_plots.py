@@ -74,7 +74,7 @@ def _draw(fig: Figure, spec: Any, item: ProteinExplanation, embedders: Sequence[
             ax.stackplot(x, gate.T, labels=list(embedders), alpha=0.85)
             ax.set_ylim(0, 1)
             ax.set_ylabel("gate", fontsize=7)
-            ax.legend(fontsize=6, loc="upper right", ncol=len(embedders), frameon=False)
+            ax.legend(fontsize=6, loc="upper right", ncol=len(embedders), framealpha=0.7)
         else:
             ax.plot(x, hydropathy_profile(item.sequence, KD_WINDOW), color="#555555", lw=0.8)
             ax.axhline(KD_THRESHOLD, color=_STRETCH, ls=":", lw=0.8)
@@ -128,12 +128,14 @@ def plot_explanations(items: Sequence[ProteinExplanation], embedders: Sequence[s
         fig.text(0.5, 0.5, "no protein to explain (no correct test prediction)", ha="center", va="center")
         return save_figure(fig, stem)
     rows = math.ceil(len(items) / columns)
-    height = 1.1 * sum(h for _, h in _tracks(items[0]))
-    fig = Figure(figsize=(7.0 * columns, rows * (height + 0.6) + 0.8))
-    grid = fig.add_gridspec(rows, columns, hspace=0.45, wspace=0.15, bottom=0.6 / (rows * (height + 0.6) + 0.8))
+    height = 1.1 * sum(h for _, h in _tracks(items[0]))  # inches of one protein's tracks
+    total = rows * (height + 0.8) + 1.0
+    fig = Figure(figsize=(7.0 * columns, total))
+    grid = fig.add_gridspec(rows, columns, hspace=0.8 / height, wspace=0.15, bottom=0.8 / total,
+                            top=1 - 0.5 / total)
     for k, item in enumerate(items):
         _draw(fig, grid[k // columns, k % columns], item, embedders, _title(item))
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.15 / total)
     _legend(fig)
     return save_figure(fig, stem)
