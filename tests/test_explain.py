@@ -38,7 +38,7 @@ from locfusion.explain import (
 )
 from locfusion.models.layers import length_mask
 from locfusion.predict import PredictOptions, predict_proteome
-from locfusion.store import dataset_name
+from locfusion.idnames import dataset_name
 
 LENGTHS = [1, 180, 9, 57, 2]
 

@@ -14,7 +14,7 @@ File layout (`explanations.h5`, written by `ExplanationWriter`):
                              model-input order), n_heads, models (JSON list of fold model files),
                              classes (JSON), group, averaging (what the *_mean datasets are)
     /proteins/<name>         one group per protein; <name> is the ID percent-encoded
-                             (`store.dataset_name`), the ID itself is attribute `id`
+                             (`idnames.dataset_name`), the ID itself is attribute `id`
         attention            float32 (models, heads, L): every fold model's every head, not averaged
         attention_mean       float32 (L,): mean over those models and heads (sums to 1)
         gate                 float32 (models, L, N): only for a gated fusion model
@@ -49,6 +49,7 @@ import numpy as np
 
 from .classes import CLASSES
 from .errors import InputError, listed
+from .idnames import dataset_name, id_from_dataset_name
 
 __all__ = [
     "EXPLANATION_FILE",
@@ -173,8 +174,6 @@ class ExplanationWriter:
         self.count = 0
 
     def add(self, item: ProteinExplanation) -> None:
-        from .store import dataset_name
-
         if self.count == 0:
             self._file.attrs["n_heads"] = int(item.attention.shape[1])
         group = self._proteins.create_group(dataset_name(item.id))
@@ -211,7 +210,6 @@ def read_explanations(path: str | os.PathLike[str], ids: Iterable[str] | None = 
     """The file's attributes and its proteins (all, or `ids` in that order; a missing one is an error)."""
     import h5py
 
-    from .store import dataset_name, id_from_dataset_name
 
     path = Path(path)
     try:
@@ -244,8 +242,6 @@ def read_explanations(path: str | os.PathLike[str], ids: Iterable[str] | None = 
 
 def explanation_plot_stem(out_dir: str | os.PathLike[str], protein_id: str) -> Path:
     """Where the track plot of one protein goes: <out_dir>/explanations/<percent-encoded ID>."""
-    from .store import dataset_name
-
     return Path(out_dir) / "explanations" / dataset_name(protein_id)
 
 
