@@ -84,7 +84,8 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, sep=sep, dtype={"ACC": str}, keep_default_na=False)
 
 
-def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = False, n_proteins: int = 100) -> Path:
+def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = False, n_proteins: int = 100,
+                   model: str = "attention_pooling", params: dict | None = None) -> Path:
     """Train 5 fold models on demo proteins through the library calls of the rules, export the bundle."""
     from locfusion import pipeline
     from locfusion.bundle import export_bundle
@@ -104,7 +105,7 @@ def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = Fals
     for name, spec in embedders.items():
         shards[name] = [str(tmp / f"{name}.h5")]
         embed_to_shard(build_embedder(name, spec), records, shards[name][0], 16384, 1000, "drop", progress=False)
-    experiment = {"model": "attention_pooling", "embedders": list(embedders), "params": {"hidden_dim": 32},
+    experiment = {"model": model, "embedders": list(embedders), "params": params or {"hidden_dim": 32},
                   "use_group": use_group}
     training = {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 2e-3, "seed": 7}
     weights, manifests, calibrations = [], [], []

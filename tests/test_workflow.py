@@ -360,6 +360,7 @@ def test_report_builds(small_dag: Path) -> None:
     snakemake(small_dag, "--configfile", "c.yaml", "--report", "results/report.html", "--cores", "1")
     html = (small_dag / "results/report.html").read_text(errors="replace")
     assert len(html) > 10000 and "confusion" in html.lower()
+    assert "Why this localization" in html and "explanations.png" in html  # the explanation figures' category
     # The landing page leads with the headline table, before the description and the workflow graph.
     headline = html.find("Headline: test-fold metrics of every experiment")
     assert 0 <= headline < html.find("locfusion predicts the subcellular localization"), headline

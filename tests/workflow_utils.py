@@ -64,13 +64,15 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
 # (tests/conftest.py, fixture `small_dag`): the demo proteome with five IDs that pandas
 # reads as missing values, both demo embedders, a tiny fusion model (2 epochs) and the
 # demo's attention pooling on a shortened schedule (it must still learn: the learning
-# floor), two seeds, a bundle and rule predict on new proteins with descriptions.
+# floor), two seeds, a bundle and rule predict on new proteins with descriptions (with
+# explanations), and the report's explanation figure (one test protein per class).
 
 SMALL_DAG_SEEDS = [42, 43]
 MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
 TINY_FUSION = {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
 SMALL_DAG_AP_EPOCHS = 15  # the demo's attention pooling (100 epochs) shortened; it must still clear the learning floor
 SMALL_DAG_QUERY = (40, 2)  # rule predict's proteins: the first 40 of <= 1,000 residues, then 2 longer (cropped)
+SMALL_DAG_EXPLAIN_IDS = ["NA"]  # rule predict's track plots: the first query protein, an ID pandas would read as missing
 
 
 def small_dag_config(**ap_training: Any) -> dict[str, Any]:
@@ -82,7 +84,8 @@ def small_dag_config(**ap_training: Any) -> dict[str, Any]:
     config["experiments"]["attention_pooling"]["training"].update(
         {"epochs": epochs, "patience": epochs, "t0": epochs, **ap_training})
     config["predict"] = {"fasta": "query.fasta", "experiment": "attention_pooling", "group": "positive",
-                         "chunk_size": 16, "threads": 1}
+                         "chunk_size": 16, "threads": 1, "explain": True, "explain_ids": SMALL_DAG_EXPLAIN_IDS}
+    config["evaluation"]["explain_per_class"] = 1
     return config
 
 

@@ -1,6 +1,7 @@
 """The `locfusion` command line.
 
     locfusion predict -f proteome.fasta -o out/ -b results/bundles/fusion [--group positive] [--plot]
+    locfusion predict -f proteome.fasta -o out/ -b results/bundles/fusion --explain [--explain-ids P1 P2]
     locfusion inspect results/bundles/fusion
     locfusion leakage --run graphpart=. --run stratified=results/leakage/stratified -e attention_pooling_unirep -o out.tsv
     locfusion --version
@@ -83,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedder specs replacing the bundle's (a mapping name -> spec, or a locfusion config), "
                    "e.g. to use a local copy of the weights; they must reproduce the bundle's embeddings")
     p.add_argument("-p", "--plot", action="store_true", help="also draw class_distribution.png/.pdf")
+    p.add_argument("--explain", action="store_true",
+                   help="also write explanations.h5: each protein's per-residue attention weights of every fold "
+                   "model's pooling heads and, for gated fusion models, the gate's weight on each embedder "
+                   "(the predictions are the same bits with or without)")
+    p.add_argument("--explain-ids", nargs="+", default=[], metavar="ID",
+                   help="proteins to draw a track plot of (explanations/<ID>.png/.pdf: attention, gate, "
+                   "hydrophobic stretches, signal-like N-terminus); implies --explain")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=_predict)
 
@@ -132,10 +140,13 @@ def _predict(args: argparse.Namespace) -> None:
         threads=args.threads,
         plot=args.plot,
         progress=not args.quiet,
+        explain=args.explain or bool(args.explain_ids),
+        explain_ids=tuple(args.explain_ids),
     )
     summary = predict_proteome(args.fasta, args.output, args.bundle, options, embedder_specs=specs)
     if not args.quiet:
-        print(f"{summary_line(summary)}; wrote {args.output}/predictions.tsv, predictions.csv", flush=True)
+        extra = ", explanations.h5" if "explanations" in summary else ""
+        print(f"{summary_line(summary)}; wrote {args.output}/predictions.tsv, predictions.csv{extra}", flush=True)
 
 
 def _inspect(args: argparse.Namespace) -> None:

@@ -8,7 +8,8 @@ its inputs. This module is read when the workflow is parsed, so matplotlib (thro
 `plots`) is imported only when a figure is drawn.
 
 Figures never need models or embeddings, so `snakemake --forcerun` on a figure
-rule (or an edit of plots.py) redraws it in seconds.
+rule (or an edit of plots.py) redraws it in seconds. (The explanation figure reads
+weights that rule explain_examples saved; it does not run a model either.)
 """
 
 from __future__ import annotations
@@ -105,6 +106,17 @@ def draw_homology_audit(smk: Any) -> None:
     _plots().plot_homology_audit(table, summary, _stem(smk), scheme=smk.params.folds)
 
 
+def draw_explanations(smk: Any) -> None:
+    """Track plots of the test proteins rule explain_examples explained, in its order (class by class)."""
+    from .explain import read_explanations
+    from .explain_plots import plot_explanations
+
+    meta, items = read_explanations(smk.input.examples)
+    title = (f"{smk.wildcards.experiment}: the most confident correct test predictions per class, "
+             f"weights of their own test fold's models")
+    plot_explanations(items, meta["embedders"], _stem(smk), title=title)
+
+
 @dataclass(frozen=True)
 class Figure:
     """One figure of the workflow; its rule is `figure_<name>`, its log results/logs/figures/<path>.log.
@@ -139,6 +151,8 @@ FIGURES: dict[str, Figure] = {
     "comparison_ci": Figure(draw_comparison_ci, "comparison_ci", "comparison_ci.rst", "Metrics", "Comparison"),
     "reliability": Figure(draw_reliability, "{experiment}/reliability", "reliability.rst", "Calibration",
                           "{experiment}"),
+    "explanations": Figure(draw_explanations, "{experiment}/explanations", "explanations.rst",
+                           "Why this localization", "{experiment}"),
     "homology_audit": Figure(draw_homology_audit, "homology_audit", "homology_audit.rst", "Data", "Homology audit",
                              when="audit"),
     "extra_learning_curve": Figure(draw_extra_learning_curve, "extra_learning_curve", "extra_learning_curve.rst",

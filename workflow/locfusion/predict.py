@@ -62,6 +62,13 @@ than `any`.
 
 Same input, bundle and options give byte-identical files, whatever the chunk size.
 
+Explanations (`explain`): also `explanations.h5`, every protein's per-residue
+attention weights of each fold model's pooling heads and, for a gated fusion
+model, the gate's weight on each embedder (layout: `locfusion.explain`), from
+the very forward passes that made the predictions (the table is bit-identical
+with and without); and a track plot (`explanations/<ID>.png/.pdf`,
+`locfusion.explain_plots`) of each protein in `explain_ids`.
+
 This module reads the input, drives the chunks and writes the outputs; what a
 prediction is (embedders, batches, fold models, ensemble) lives in `locfusion.inference`.
 """
@@ -84,8 +91,9 @@ import numpy as np
 from . import __version__
 from .bundle import load_bundle, read_manifest
 from .classes import CLASSES, DEEPLOCPRO_OUTPUT_NAMES, GROUP_INDEX, GROUPS, REMAP_GROUPS
-from .errors import InputError
+from .errors import InputError, listed
 from .fasta import read_plain_fasta
+from .explain import EXPLANATION_FILE, ExplanationWriter, ProteinExplanation, explain_models, explanation_plot_stem
 from .inference import (
     FeatureBatch,
     build_embedders,
@@ -131,6 +139,8 @@ class PredictOptions:
     threads: int = 1
     plot: bool = False
     progress: bool = True
+    explain: bool = False  # also write explanations.h5 (locfusion.explain)
+    explain_ids: tuple[str, ...] = ()  # proteins to draw a track plot of (needs explain)
 
     def __post_init__(self) -> None:
         if self.group not in GROUP_CHOICES:
@@ -138,6 +148,8 @@ class PredictOptions:
         for key in ("chunk_size", "tokens_per_batch", "threads"):
             if int(getattr(self, key)) < 1:
                 raise InputError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.explain_ids and not self.explain:
+            raise InputError("explain_ids (proteins to plot) need explain")
 
 
 # ----------------------------------------------------------------------------- input
@@ -246,6 +258,9 @@ def predict_proteome(
     """
     options = options or PredictOptions()
     records = read_plain_fasta(fasta)  # first, and before importing torch: bad input fails at once
+    unknown = sorted(set(options.explain_ids) - {pid for pid, _ in records})
+    if unknown:
+        raise InputError(f"{fasta}: no protein with the ID(s) to explain {listed(unknown)}")
     manifest = read_manifest(bundle_dir)
     check_group(options.group, manifest, bundle_dir)
 
@@ -285,17 +300,31 @@ def predict_proteome(
     agreement = np.zeros(n, dtype=np.float64)
     started = time.perf_counter()
     done = 0
+    explain_path = Path(outputs["explanations"]) if outputs and "explanations" in outputs else out_dir / EXPLANATION_FILE
+    explanations = ExplanationWriter(explain_path, manifest["model"], bundle.embedder_names,
+                                     [f["file"] for f in manifest["folds"]], options.group) if options.explain else None
     for c, batches in enumerate(chunks, start=1):
         seqs = {i: records[i][1] if limit is None else crop_sequence(records[i][1], limit) for b in batches for i in b}
         features = embed_batches(embedders, batches, ids, seqs)
         for batch in batches:
             data = FeatureBatch([[features[i][e] for i in batch] for e in range(len(embedders))],
                           [lengths[i] for i in batch], group_index)
-            result = ensemble_summary(fold_probabilities(bundle, data, precision), options.group)
+            if explanations is None:
+                fold_probs = fold_probabilities(bundle, data, precision)
+            else:  # the same forward passes, also returning what each model weighed
+                fold_probs, details = explain_models(bundle.models, data, precision, bundle.use_group, device,
+                                                     bundle.temperatures)
+            result = ensemble_summary(fold_probs, options.group)
             probabilities[batch] = result["probabilities"]
             top[batch] = result["predicted"]
             confidence[batch] = result["confidence"]
             agreement[batch] = result["agreement"]
+            if explanations is not None:
+                for row, i in enumerate(batch):
+                    explanations.add(ProteinExplanation(
+                        id=ids[i], sequence=seqs[i], attention=details[row]["attention"], gate=details[row].get("gate"),
+                        models=explanations.model_files, predicted=CLASSES[int(top[i])],
+                        confidence=float(confidence[i]), original_length=len(records[i][1])))
         done += len(seqs)
         del features, seqs  # the chunk's embeddings go here: memory is set by the chunk
         if options.progress:
@@ -303,7 +332,8 @@ def predict_proteome(
             log.info("chunk %d/%d: %d/%d proteins (%.1f proteins/s)", c, len(chunks), done, n, done / max(elapsed, 1e-9))
 
     cropped = np.array([lengths[i] < len(records[i][1]) for i in range(n)], dtype=bool)
-    clear_previous_outputs([*paths.values(), *sorted(out_dir.glob(f"{PLOT_STEM}.*"))])
+    clear_previous_outputs([*paths.values(), *sorted(out_dir.glob(f"{PLOT_STEM}.*")), explain_path,
+                            *sorted(out_dir.glob("explanations/*.png")), *sorted(out_dir.glob("explanations/*.pdf"))])
     rows = (_row(ids[i], bool(cropped[i]), probabilities[i], int(top[i]), confidence[i], agreement[i]) for i in range(n))
     write_tables({"tsv": paths["tsv"], "csv": paths["csv"]}, rows)
     counts = Counter(DEEPLOCPRO_OUTPUT_NAMES[CLASSES[int(k)]] for k in top)
@@ -334,12 +364,24 @@ def predict_proteome(
         "localization_counts": {name: int(counts.get(name, 0)) for name in PROBABILITY_COLUMNS},
         "columns": list(OUTPUT_COLUMNS),
     }
+    if explanations is not None:
+        summary["explanations"] = {"file": str(explain_path), "n_proteins": explanations.count,
+                                   "plotted": list(options.explain_ids)}
     from .io import write_json
 
     write_json(summary, paths["summary"])
     if options.plot:
         title = f"{n} proteins, {manifest.get('experiment')} ensemble, group {options.group}"
         plot_class_distribution(counts, out_dir / PLOT_STEM, title)
+    if explanations is not None:
+        explanations.commit()
+        if options.explain_ids:
+            from .explain import read_explanations
+            from .explain_plots import plot_explanation
+
+            meta, items = read_explanations(explain_path, options.explain_ids)
+            for item in items:
+                plot_explanation(item, meta["embedders"], explanation_plot_stem(out_dir, item.id))
     seconds = time.perf_counter() - started
     log.info("wrote %d predictions to %s (%.1f s, %.1f proteins/s)", n, paths["tsv"].parent, seconds, n / max(seconds, 1e-9))
     log.info("%s", summary_line(summary))

@@ -43,7 +43,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, unquote
 
 import h5py
 import numpy as np
@@ -53,6 +52,7 @@ from tqdm import tqdm
 from . import __version__
 from .embedders.base import Embedder
 from .errors import InputError, listed
+from .idnames import dataset_name, id_from_dataset_name
 from .io import atomic_path, read_id_tsv, write_tsv
 from .sequence import LONG_POLICIES, crop_sequence, effective_limit, validate_sequence
 
@@ -98,22 +98,6 @@ _SHARED_ATTRS = ("format_version", "embedder", "kind", "dim", "columns", "policy
 # Dataset attributes holding an embedder's side texts (`Embedder.side_attrs`): `side.3di`, ...
 SIDE_PREFIX = "side."
 _SHOW = 5  # ids listed in an error message before "..."
-
-
-# --------------------------------------------------------------------------- ids
-
-
-def dataset_name(protein_id: str) -> str:
-    """HDF5 dataset name for a protein id: percent-encoding keeps it one path component."""
-    if not isinstance(protein_id, str) or not protein_id:
-        raise InputError(f"protein id must be a non-empty string, got {protein_id!r}")
-    name = quote(protein_id, safe="")  # escapes '/', '|', '%', spaces, non-ASCII; keeps A-Za-z0-9_.-~
-    return "%2E" + name[1:] if name.startswith(".") else name  # '.' and '..' are not valid link names
-
-
-def id_from_dataset_name(name: str) -> str:
-    """Inverse of `dataset_name`."""
-    return unquote(name)
 
 
 # --------------------------------------------------------------------------- planning

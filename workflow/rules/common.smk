@@ -184,6 +184,18 @@ def fold_outputs(name, experiment=None):
     )
 
 
+def predict_explain_outputs():
+    """Rule predict's explanation outputs: none unless predict.explain; the plots' folder only
+    when predict.explain_ids names proteins (one png and pdf each, named by the encoded ID).
+    """
+    outputs = {}
+    if config["predict"]["explain"]:
+        outputs["explanations"] = "results/predictions/{name}/explanations.h5"
+    if config["predict"]["explain_ids"]:
+        outputs["explain_plots"] = directory("results/predictions/{name}/explanations")
+    return outputs
+
+
 def figure_outputs(name):
     """Rule figure_<name>'s outputs, from the figure table (locfusion.figures.FIGURES): the png,
     in the report with the table's caption and category, and the pdf."""

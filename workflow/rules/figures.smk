@@ -12,6 +12,7 @@ localrules:
     figure_global_metrics,
     figure_comparison_ci,
     figure_reliability,
+    figure_explanations,
 
 
 rule figure_dataset_overview:
@@ -118,6 +119,21 @@ rule figure_reliability:
         **figure_outputs("reliability"),
     log:
         figure_log("reliability"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/figure.py"
+
+
+rule figure_explanations:
+    input:
+        examples="results/explanations/{experiment}/examples.h5",
+        code=LIBRARY / "explain_plots.py",
+        plots=LIBRARY / "plots.py",
+    output:
+        **figure_outputs("explanations"),
+    log:
+        figure_log("explanations"),
     conda:
         "../../envs/report.yaml"
     script:

@@ -5,6 +5,8 @@
 #   loadable without unpickling.
 # predict: the proteome in `predict.fasta` through the ensemble of one bundle
 #   (DeepLocPro-style table); a default target only when `predict.fasta` is set.
+#   With predict.explain also explanations.h5 (attention and gate weights per residue)
+#   and, for predict.explain_ids, their track plots in explanations/.
 
 import re
 
@@ -23,6 +25,12 @@ if PREDICT["fasta"] and not re.fullmatch(r"[A-Za-z0-9_.-]+", PREDICT_NAME):
         f"invalid configuration: config key 'predict.name': '{PREDICT_NAME}' becomes a path; "
         "use letters, digits, '_', '-' or '.' only"
     )
+if PREDICT["explain_ids"] and not PREDICT["explain"]:
+    raise WorkflowError(
+        "invalid configuration: config key 'predict.explain_ids': track plots need predict.explain: true"
+    )
+
+
 # The default target of rule predict (common.smk's all_targets).
 PREDICT_TARGETS = (
     [f"results/predictions/{PREDICT_NAME}/predictions.tsv"] if PREDICT["fasta"] else []
@@ -71,6 +79,7 @@ rule predict:
         manifest=f"results/bundles/{PREDICT_EXPERIMENT}/manifest.json",
         weights=bundle_models(PREDICT_EXPERIMENT),
     output:
+        **predict_explain_outputs(),
         tsv="results/predictions/{name}/predictions.tsv",
         csv="results/predictions/{name}/predictions.csv",
         summary="results/predictions/{name}/summary.json",

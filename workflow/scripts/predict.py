@@ -19,14 +19,19 @@ def main(smk):
         precision=embed["precision"],
         threads=smk.threads,
         plot=True,
+        explain=settings["explain"],
+        explain_ids=tuple(settings["explain_ids"]),
     )
+    outputs = {"tsv": smk.output.tsv, "csv": smk.output.csv, "summary": smk.output.summary}
+    if settings["explain"]:
+        outputs["explanations"] = smk.output.explanations
     predict_proteome(
         fasta=smk.input.fasta,
         out_dir=Path(smk.output.tsv).parent,
         bundle_dir=Path(smk.input.manifest).parent,
         options=options,
         embedder_specs=smk.params.embedders,
-        outputs={"tsv": smk.output.tsv, "csv": smk.output.csv, "summary": smk.output.summary},
+        outputs=outputs,
     )
 
 

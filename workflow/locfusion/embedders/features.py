@@ -45,6 +45,7 @@ __all__ = [
     "PhyschemEmbedder",
     "ProfileEmbedder",
     "physchem_scales",
+    "residue_scale",
     "hydrophobic_moment",
     "terminal_proximity",
     "window_means",
@@ -185,6 +186,22 @@ def physchem_scales() -> dict[str, dict[str, float]]:
     scales.update(ProtParamData.gravy_scales)
     scales["charge"] = dict(_CHARGE)
     return scales
+
+
+def residue_scale(name: str) -> dict[str, float]:
+    """Raw (unstandardized) values of scale `name` for every valid residue letter.
+
+    The 20 standard residues take the published table's values; U, O, B, Z and X
+    follow this module's convention (U as C, O as K, B and Z the mean of their
+    candidates, X the mean over the 20). For readings in the scale's own units,
+    such as Kyte & Doolittle's 1.6 threshold for a 19-residue window (`annotations`).
+    """
+    known = physchem_scales()
+    if name not in known:
+        raise InputError(f"unknown physchem scale {name!r} (known: {', '.join(sorted(known))})")
+    rows = {aa: np.array([float(known[name][aa])]) for aa in STANDARD_AA}
+    unknown = np.array([float(np.mean([known[name][aa] for aa in STANDARD_AA]))])
+    return {aa: float(v[0]) for aa, v in _with_rare_codes(rows, unknown).items()}
 
 
 @register("physchem")

@@ -8,6 +8,11 @@ Every model takes `inputs` (one zero-padded (B, L, D_i) tensor per embedder),
 `lengths` ((B,) int64, CPU) and optional `groups` ((B,) int64, when built with
 `n_groups > 0`), and ignores padding: a protein's logits do not depend on the
 other proteins in its batch.
+
+Every built-in model also has `explain(inputs, lengths, groups)`, returning the
+same logits (one shared code path, bit-identical) and a dict of what it weighed
+per residue: "attention" (B, heads, L) and, for a gated fusion, "gate" (B, L, N).
+`locfusion.explain` writes and draws them.
 """
 
 from __future__ import annotations

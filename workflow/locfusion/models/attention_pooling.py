@@ -49,9 +49,25 @@ class AttentionPoolingNetwork(nn.Module):
         )
 
     def forward(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None = None) -> Tensor:
+        return self._run(inputs, lengths, groups, None)
+
+    def explain(self, inputs: Sequence[Tensor], lengths: Tensor,
+                groups: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Logits and "attention" (B, 1, L): the one pooling head's softmax over the protein's
+        residues (zero beyond its length). Inputs are concatenated, not gated: no "gate".
+
+        The same computation as `forward` (one shared code path): bit-identical logits.
+        """
+        record: dict[str, Tensor] = {}
+        return self._run(inputs, lengths, groups, record), record
+
+    def _run(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None,
+             record: dict[str, Tensor] | None) -> Tensor:
         lengths = check_forward_inputs(inputs, lengths, self.input_dims, groups, self.n_groups)
         x = self.norm(inputs[0] if len(inputs) == 1 else torch.cat(list(inputs), dim=-1))
         valid = length_mask(lengths, x.shape[1], device=x.device)
         weights = masked_softmax(self.score(x).squeeze(-1), valid, dim=-1)  # (B, L)
+        if record is not None:
+            record["attention"] = weights.detach().unsqueeze(1)
         pooled = torch.einsum("bl,bld->bd", weights.to(x.dtype), x)
         return self.classifier(self.group_input(pooled, groups))

@@ -74,8 +74,13 @@ class CrossAttentionFusion(nn.Module):
         )
         self.output = nn.Sequential(nn.Linear(hidden, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout))
 
-    def forward(self, inputs: Sequence[Tensor], padding: Tensor) -> Tensor:
-        """`padding`: (B, L) bool, True at padded positions (the keys no query may see)."""
+    def forward(self, inputs: Sequence[Tensor], padding: Tensor, record: dict[str, Tensor] | None = None) -> Tensor:
+        """`padding`: (B, L) bool, True at padded positions (the keys no query may see).
+
+        `record`, when given, receives the gate's softmax weights as "gate" ((B, L, N), one
+        weight per input; absent for a single input, which has no gate). Recording reads a
+        tensor the forward pass computes anyway, so the output is the same bits either way.
+        """
         projected = [proj(x) for proj, x in zip(self.projections, inputs)]
         attended = []
         for i, (query, attention) in enumerate(zip(projected, self.attentions)):
@@ -87,6 +92,8 @@ class CrossAttentionFusion(nn.Module):
             fused = attended[0]
         else:
             weights = torch.softmax(self.gate(torch.cat(attended, dim=-1)), dim=-1)
+            if record is not None:
+                record["gate"] = weights.detach().float()
             fused = sum(weights[..., i : i + 1] * a for i, a in enumerate(attended))
         return self.output(fused)
 
@@ -167,13 +174,15 @@ class MultiHeadAttentionPooling(nn.Module):
         self.value = nn.Linear(dim, dim)
         self.output = nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim), nn.Dropout(dropout))
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """`mask`: (B, L) bool, True at valid residues."""
+    def forward(self, x: Tensor, mask: Tensor, record: dict[str, Tensor] | None = None) -> Tensor:
+        """`mask`: (B, L) bool, True at valid residues; `record` receives "attention" (B, H, L)."""
         batch, length, _ = x.shape
         keys = self.key(x).view(batch, length, self.heads, self.head_dim)
         values = self.value(x).view(batch, length, self.heads, self.head_dim)
         scores = torch.einsum("blhd,hd->bhl", keys, self.query.to(keys.dtype)) / math.sqrt(self.head_dim)
         weights = masked_softmax(scores, mask.unsqueeze(1), dim=-1)  # (B, H, L)
+        if record is not None:
+            record["attention"] = weights.detach()
         pooled = torch.einsum("bhl,blhd->bhd", weights.to(values.dtype), values)
         return self.output(pooled.reshape(batch, self.heads * self.head_dim))
 
@@ -216,11 +225,27 @@ class FusionNetwork(nn.Module):
                 scale.fit(proteins)
 
     def forward(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None = None) -> Tensor:
+        return self._run(inputs, lengths, groups, None)
+
+    def explain(self, inputs: Sequence[Tensor], lengths: Tensor,
+                groups: Tensor | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Logits and what the model weighed: "attention" (B, pool_heads, L), each head's
+        softmax over the protein's residues (zero beyond its length), and, with more than one
+        input, "gate" (B, L, N), the fusion gate's softmax over the inputs at each residue.
+
+        The same computation as `forward` (one shared code path), so the logits are
+        bit-identical to `forward`'s on the same batch.
+        """
+        record: dict[str, Tensor] = {}
+        return self._run(inputs, lengths, groups, record), record
+
+    def _run(self, inputs: Sequence[Tensor], lengths: Tensor, groups: Tensor | None,
+             record: dict[str, Tensor] | None) -> Tensor:
         lengths = check_forward_inputs(inputs, lengths, self.input_dims, groups, self.n_groups)
         valid = length_mask(lengths, inputs[0].shape[1], device=inputs[0].device)
         if self.input_scaling is not None:
             inputs = [scale(x) for scale, x in zip(self.input_scaling, inputs)]
-        fused = self.cross_attention(inputs, ~valid)
+        fused = self.cross_attention(inputs, ~valid, record)
         context = self.bilstm(fused, lengths)
-        pooled = self.pooling(context, valid)
+        pooled = self.pooling(context, valid, record)
         return self.classifier(self.group_input(pooled, groups))
