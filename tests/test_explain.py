@@ -174,9 +174,10 @@ def test_explaining_does_not_change_a_single_prediction_bit(fusion_bundle: Path,
     lengths = [37, 120, 5, 64]
     features = [[torch.randn(n, d, generator=gen).half() for n in lengths] for d in (21, 5)]
     data = FeatureBatch(features, lengths, 0)
-    assert len(set(bundle.temperatures)) > 1  # calibrated fold models: the temperatures must be applied
     probs, details = explain_models(bundle.models, data, "fp32", bundle.use_group, "cpu", bundle.temperatures)
-    assert np.array_equal(probs, fold_probabilities(bundle, data, "fp32"))
+    assert np.array_equal(probs, fold_probabilities(bundle, data, "fp32"))  # the bundle's temperatures applied
+    hotter = explain_models(bundle.models, data, "fp32", bundle.use_group, "cpu", [2 * t for t in bundle.temperatures])
+    assert not np.allclose(hotter[0], probs)
     assert [d["attention"].shape for d in details] == [(len(bundle.models), 2, n) for n in lengths]
     assert [d["gate"].shape for d in details] == [(len(bundle.models), n, 2) for n in lengths]
 
