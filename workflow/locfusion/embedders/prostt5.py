@@ -40,6 +40,35 @@ def prostt5_input(sequence: str) -> str:
     return f"{AA_PREFIX} " + " ".join(_RARE.sub("X", sequence))
 
 
+def load_prostt5(name: str, spec: dict[str, Any], runtime: RuntimeOptions, model_class: type,
+                 what: str = "ProstT5") -> tuple[Any, Any, dict[str, Any]]:
+    """Tokenizer, model (on its device, eval) and how it was found, for both ProstT5 kinds.
+
+    One home for what `prostt5` (encoder) and `prostt5_3di` (encoder-decoder) share: the
+    model reference (a Hugging Face id or a local directory), the precision (fp32 on CPUs
+    without native bf16, whatever was asked), and one error line when it cannot be loaded.
+    The returned dict holds device, dtype, model_ref, local_dir and the loader's
+    `loading` info (missing keys), which `prostt5_3di` checks for an absent decoder.
+    """
+    device, dtype = setup_torch(runtime, name)
+    if device.type == "cpu" and not (dtype == torch.bfloat16 and cpu_bf16_supported()):
+        dtype = torch.float32
+    model_ref = str(spec.get("model") or DEFAULT_MODEL)
+    local = Path(model_ref).expanduser()
+    local_dir = local if local.is_dir() else None
+    source = str(local) if local_dir else model_ref
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, do_lower_case=False)
+        model, loading = model_class.from_pretrained(source, dtype=dtype, output_loading_info=True)
+    except (OSError, ValueError) as exc:
+        where = "directory" if local_dir else "Hugging Face id (not in the local cache and the hub unreachable?)"
+        raise InputError(
+            f"embedder '{name}': cannot load {what} from {where} '{model_ref}' ({str(exc).splitlines()[0]})"
+        ) from None
+    found = {"device": device, "dtype": dtype, "model_ref": model_ref, "local_dir": local_dir, "loading": loading}
+    return tokenizer, model.to(device).eval(), found
+
+
 @register("prostt5")
 class ProstT5Embedder(Embedder):
     """Per-residue last-layer states of the ProstT5 encoder, without the prefix and end rows."""
@@ -48,23 +77,9 @@ class ProstT5Embedder(Embedder):
 
     def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
         super().__init__(name, spec, runtime)
-        self.device, dtype = setup_torch(runtime, name)
-        if self.device.type == "cpu" and not (dtype == torch.bfloat16 and cpu_bf16_supported()):
-            dtype = torch.float32
-        self.dtype = dtype
-        self.model_ref = str(spec.get("model") or DEFAULT_MODEL)
-        local = Path(self.model_ref).expanduser()
-        self.local_dir = local if local.is_dir() else None
-        source = str(local) if self.local_dir else self.model_ref
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, do_lower_case=False)
-            self.model = T5EncoderModel.from_pretrained(source, dtype=dtype)
-        except (OSError, ValueError) as exc:
-            where = "directory" if self.local_dir else "Hugging Face id (not in the local cache and the hub unreachable?)"
-            raise InputError(
-                f"embedder '{name}': cannot load ProstT5 from {where} '{self.model_ref}' ({str(exc).splitlines()[0]})"
-            ) from None
-        self.model = self.model.to(self.device).eval()
+        self.tokenizer, self.model, found = load_prostt5(name, spec, runtime, T5EncoderModel)
+        self.device, self.dtype = found["device"], found["dtype"]
+        self.model_ref, self.local_dir = found["model_ref"], found["local_dir"]
         self.dim = int(self.model.config.d_model)
         self.prefix_id = self.tokenizer.convert_tokens_to_ids(AA_PREFIX)
         if self.prefix_id is None or self.prefix_id == self.tokenizer.unk_token_id:

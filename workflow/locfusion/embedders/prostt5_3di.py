@@ -34,18 +34,17 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import transformers
-from transformers import AutoTokenizer, GenerationConfig, LogitsProcessor, LogitsProcessorList, T5ForConditionalGeneration
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, T5ForConditionalGeneration
 
 from ..errors import InputError
 from .base import Embedder, RuntimeOptions, register
-from .prostt5 import AA_PREFIX, DEFAULT_MODEL, prostt5_input
-from .torch_runtime import check_batch, cpu_bf16_supported, directory_sha256, precision_name, setup_torch
+from .prostt5 import AA_PREFIX, load_prostt5, prostt5_input
+from .torch_runtime import check_batch, directory_sha256, precision_name
 
 THREE_DI = "acdefghiklmnpqrstvwy"  # Foldseek's 20 3Di states, lower-case as ProstT5 writes them
 FOLD_PREFIX = "<fold2AA>"
@@ -128,23 +127,11 @@ class ProstT5ThreeDiEmbedder(Embedder):
     def __init__(self, name: str, spec: dict[str, Any], runtime: RuntimeOptions) -> None:
         super().__init__(name, spec, runtime)
         self.decoding = decoding_settings(name, spec)
-        self.device, dtype = setup_torch(runtime, name)
-        if self.device.type == "cpu" and not (dtype == torch.bfloat16 and cpu_bf16_supported()):
-            dtype = torch.float32
-        self.dtype = dtype
-        self.model_ref = str(spec.get("model") or DEFAULT_MODEL)
-        local = Path(self.model_ref).expanduser()
-        self.local_dir = local if local.is_dir() else None
-        source = str(local) if self.local_dir else self.model_ref
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source, do_lower_case=False)
-            self.model, loading = T5ForConditionalGeneration.from_pretrained(source, dtype=dtype, output_loading_info=True)
-        except (OSError, ValueError) as exc:
-            where = "directory" if self.local_dir else "Hugging Face id (not in the local cache and the hub unreachable?)"
-            raise InputError(
-                f"embedder '{name}': cannot load ProstT5 (encoder-decoder) from {where} '{self.model_ref}' "
-                f"({str(exc).splitlines()[0]})"
-            ) from None
+        self.tokenizer, self.model, found = load_prostt5(name, spec, runtime, T5ForConditionalGeneration,
+                                                         "ProstT5 (encoder-decoder)")
+        self.device, self.dtype = found["device"], found["dtype"]
+        self.model_ref, self.local_dir = found["model_ref"], found["local_dir"]
+        loading = found["loading"]
         # An encoder-only checkpoint (e.g. a T5EncoderModel export) loads with a randomly initialised
         # decoder and only a warning: its 3Di would be noise, so it is refused.
         missing = [k for k in loading.get("missing_keys", ()) if k.startswith(("decoder.", "lm_head."))]
@@ -153,7 +140,6 @@ class ProstT5ThreeDiEmbedder(Embedder):
                 f"embedder '{name}': '{self.model_ref}' has no trained decoder ({len(missing)} decoder weights missing, "
                 f"e.g. {missing[0]}); 3Di translation needs the full encoder-decoder ProstT5"
             )
-        self.model = self.model.to(self.device).eval()
         self.dim = int(self.model.config.d_model)
         self.aa_prefix_id = self._single_id(AA_PREFIX, f"the {AA_PREFIX} prefix")
         self.fold_prefix_id = self._single_id(FOLD_PREFIX, f"the {FOLD_PREFIX} prefix")
