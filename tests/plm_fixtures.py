@@ -74,19 +74,14 @@ def make_esm2_checkpoint(
     return path
 
 
-def make_tiny_prostt5_dir(directory: str | Path, *, seed: int = 0) -> Path:
-    """Write a ProstT5-shaped model directory: a tiny `T5EncoderModel` plus a word-level tokenizer.
-
-    The tokenizer has ProstT5's AA-mode conventions: special tokens pad/eos/unk,
-    the 25 residue letters and the `<AA2fold>` / `<fold2AA>` prefixes, input as
-    space-separated residues, `</s>` appended. Uppercase 3Di letters are absent
-    on purpose: only AA mode is used.
-    """
+def tiny_prostt5_parts(letters: list[str], seed: int) -> tuple[object, dict]:
+    """ProstT5's word-level tokenizer over `letters` (+ pad/eos/unk and the two prefixes) and the
+    tiny T5 shape both fixtures share (the seed is set for the model built from it)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast, T5Config, T5EncoderModel
+    from transformers import PreTrainedTokenizerFast
 
     vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    for token in [*AMINO_ACIDS, "<AA2fold>", "<fold2AA>"]:
+    for token in [*letters, "<AA2fold>", "<fold2AA>"]:
         vocab[token] = len(vocab)
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -99,21 +94,24 @@ def make_tiny_prostt5_dir(directory: str | Path, *, seed: int = 0) -> Path:
         additional_special_tokens=["<AA2fold>", "<fold2AA>"],
     )
     torch.manual_seed(seed)
-    config = T5Config(
-        vocab_size=len(vocab),
-        d_model=32,
-        d_kv=8,
-        d_ff=64,
-        num_layers=2,
-        num_heads=4,
-        relative_attention_num_buckets=8,
-        relative_attention_max_distance=32,
-        dropout_rate=0.0,
-        feed_forward_proj="gated-gelu",
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
-    )
+    shape = dict(vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, relative_attention_max_distance=32, dropout_rate=0.0,
+                 feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    return tokenizer, shape
+
+
+def make_tiny_prostt5_dir(directory: str | Path, *, seed: int = 0) -> Path:
+    """Write a ProstT5-shaped model directory: a tiny `T5EncoderModel` plus a word-level tokenizer.
+
+    The tokenizer has ProstT5's AA-mode conventions: special tokens pad/eos/unk,
+    the 25 residue letters and the `<AA2fold>` / `<fold2AA>` prefixes, input as
+    space-separated residues, `</s>` appended. Uppercase 3Di letters are absent
+    on purpose: only AA mode is used.
+    """
+    from transformers import T5Config, T5EncoderModel
+
+    tokenizer, shape = tiny_prostt5_parts(list(AMINO_ACIDS), seed)
+    config = T5Config(**shape)
     model = T5EncoderModel(config).eval()
     directory = Path(directory)
     model.save_pretrained(directory)
@@ -131,40 +129,10 @@ def make_tiny_prostt5_seq2seq_dir(directory: str | Path, *, seed: int = 0, **sha
     space-separated letter, which is all the embedder relies on. `shape` overrides
     T5Config fields (benchmarks/prostt5_3di.py builds ProstT5's real width this way).
     """
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+    from transformers import T5Config, T5ForConditionalGeneration
 
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
-    for token in [*AMINO_ACIDS, *THREE_DI, "<AA2fold>", "<fold2AA>"]:
-        vocab[token] = len(vocab)
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    core.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", vocab["</s>"])])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        pad_token="<pad>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        additional_special_tokens=["<AA2fold>", "<fold2AA>"],
-    )
-    torch.manual_seed(seed)
-    config = T5Config(
-        vocab_size=len(vocab),
-        d_model=32,
-        d_kv=8,
-        d_ff=64,
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=4,
-        relative_attention_num_buckets=8,
-        relative_attention_max_distance=32,
-        dropout_rate=0.0,
-        feed_forward_proj="gated-gelu",
-        tie_word_embeddings=False,
-        pad_token_id=0,
-        eos_token_id=1,
-        decoder_start_token_id=0,
-    )
+    tokenizer, base = tiny_prostt5_parts([*AMINO_ACIDS, *THREE_DI], seed)
+    config = T5Config(**base, num_decoder_layers=2, tie_word_embeddings=False)
     config.update(dict(shape))
     model = T5ForConditionalGeneration(config).eval()
     directory = Path(directory)
