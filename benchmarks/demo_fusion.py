@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--params", default="{}", help="JSON: overrides of the experiment's params")
     parser.add_argument("--training", default="{}", help="JSON: overrides of the training section")
     parser.add_argument("--label", default="", help="a name for this variant in the output")
+    parser.add_argument("--use-group", choices=["config", "yes", "no"], default="config",
+                        help="feed the organism group to the model (the experiment's use_group unless yes/no)")
     parser.add_argument("--history", action="store_true", help="print each epoch's validation MCC")
     parser.add_argument("--log-epochs", action="store_true", help="log every epoch as it ends (train_fold's log)")
     args = parser.parse_args()
@@ -47,6 +49,8 @@ def main() -> None:
     config = yaml.safe_load(Path(args.config).read_text())
     section = dict(config["experiments"][args.experiment])
     section["params"] = {**(section.get("params") or {}), **json.loads(args.params)}
+    if args.use_group != "config":
+        section["use_group"] = args.use_group == "yes"
     training = {**config["training"], **(section.get("training") or {}), **json.loads(args.training)}
     training.pop("seeds", None)
     spec = ExperimentSpec.from_config(args.experiment, section)
@@ -73,6 +77,7 @@ def main() -> None:
     mean = sum(scores) / len(scores)
     print(f"{args.label} mean validation MCC over splits {args.splits}: {mean:.3f} "
           f"({'/'.join(f'{s:.3f}' for s in scores)}) params {json.dumps(section['params'])} "
+          f"use_group {bool(section.get('use_group', False))} "
           f"training {json.dumps({k: v for k, v in training.items() if k not in ('threads', 'mem_mb', 'runtime')})}",
           flush=True)
 
