@@ -20,6 +20,7 @@ from locfusion.demo import (
     DEFAULT_N,
     DEFAULT_SEED,
     FASTA_NAME,
+    GROUPS_NAME,
     MAX_LENGTH,
     MIN_LENGTH,
     N_FOLDS,
@@ -93,6 +94,17 @@ def test_committed_demo_matches_fresh_generation(tmp_path):
     fresh = write_demo_fasta(tmp_path / FASTA_NAME)
     assert COMMITTED.read_bytes() == fresh.read_bytes()
     assert (COMMITTED.parent / README_NAME).read_bytes() == (tmp_path / README_NAME).read_bytes()
+    assert (COMMITTED.parent / GROUPS_NAME).read_bytes() == (tmp_path / GROUPS_NAME).read_bytes()
+
+
+def test_groups_table_names_every_record_by_its_predict_id_and_header_group(tmp_path):
+    fasta = write_demo_fasta(tmp_path / FASTA_NAME, n=60, seed=5)
+    rows = [line.split("\t") for line in (tmp_path / GROUPS_NAME).read_text().splitlines()]
+    assert rows[0] == ["id", "group"]
+    headers = [line[1:] for line in fasta.read_text().splitlines() if line.startswith(">")]
+    assert [r[0] for r in rows[1:]] == [h.split()[0] for h in headers]
+    assert [r[1] for r in rows[1:]] == [h.split("|")[2] for h in headers]
+    assert {r[1] for r in rows[1:]} == {"negative", "positive", "archaea"}
 
 
 def test_readme_says_synthetic_and_how_to_regenerate(tmp_path):

@@ -51,6 +51,9 @@ DEFAULT_SEED = 20261124
 N_FOLDS = 5
 FASTA_NAME = "demo_proteome.fasta"
 README_NAME = "README.md"
+# Each record's organism group, for `locfusion predict --groups` on this mixed proteome: a model
+# trained with the group as input (DeepLocPro's design) is told each protein's group.
+GROUPS_NAME = "demo_groups.tsv"
 ID_PREFIX = "SYN"
 
 # Valid demo proteins stay inside these bounds; the excluded records sit outside.
@@ -590,11 +593,16 @@ The output is byte-identical for the same `--n` and `--seed`;
 
 
 def write_demo_fasta(path: str | os.PathLike[str], n: int = DEFAULT_N, seed: int = DEFAULT_SEED) -> Path:
-    """Write the demo FASTA at `path` and a README.md (synthetic-data notice) beside it; return the FASTA path."""
+    """Write the demo FASTA at `path`, and beside it a README.md (synthetic-data notice) and each
+    record's organism group (GROUPS_NAME: `id` as predict reads it, the header's first word); return
+    the FASTA path."""
     dest = Path(path)
     records = generate_demo_records(n, seed)
     with atomic_path(dest) as tmp:
         tmp.write_text("".join(f">{r.header}\n{r.sequence}\n" for r in records), encoding="ascii", newline="\n")
+    with atomic_path(dest.parent / GROUPS_NAME) as tmp:
+        tmp.write_text("id\tgroup\n" + "".join(f"{r.header.split()[0]}\t{r.group}\n" for r in records),
+                       encoding="ascii", newline="\n")
     with atomic_path(dest.parent / README_NAME) as tmp:
         tmp.write_text(_readme(records, n, seed, dest.name), encoding="utf-8", newline="\n")
     return dest
