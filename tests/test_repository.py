@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import subprocess
 
 from workflow_utils import REPO
 
-SKIP = {".git", ".venv", "results", ".snakemake", "__pycache__", ".pytest_cache", "node_modules"}
 MARKERS = ("<<<<<<< ", ">>>>>>> ")
 
 
 def test_no_merge_conflict_markers() -> None:
-    """A README once landed with a conflict's two sides; every text file in the repository is checked."""
+    """A README once landed with a conflict's two sides; every text file git would commit is checked
+    (tracked or not ignored: not the virtual environments, results or caches)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
     found = []
-    for folder, dirs, files in os.walk(REPO):
-        dirs[:] = [d for d in dirs if d not in SKIP]  # pruned, not walked
-        for name in files:
-            path = Path(folder) / name
-            if path.stat().st_size > 2_000_000:
-                continue
-            try:
-                lines = path.read_text().splitlines()
-            except UnicodeDecodeError:
-                continue
-            found += [f"{path.relative_to(REPO)}:{i}" for i, line in enumerate(lines, 1) if line.startswith(MARKERS)]
+    for name in filter(None, listed):
+        path = REPO / name
+        if not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        try:
+            lines = path.read_text().splitlines()
+        except UnicodeDecodeError:
+            continue
+        found += [f"{name}:{i}" for i, line in enumerate(lines, 1) if line.startswith(MARKERS)]
     assert not found, found
 
 
