@@ -106,9 +106,15 @@ def prepare_small_dag(work: Path) -> Path:
 IMPORT_LOG = ".import_log"  # under a run's working directory: what each job imported (locfusion.runner)
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def snakemake_command(workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a test's Snakemake run in `workdir`."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "LOCFUSION_IMPORT_LOG": str(Path(workdir) / IMPORT_LOG)}
-    proc = subprocess.run([SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    return [SNAKEMAKE, *args], env
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    command, env = snakemake_command(workdir, *args)
+    proc = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
