@@ -37,18 +37,24 @@ $(ESMC_STAMP): pyproject.toml requirements-esmc.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(ESMC_VENV)
 	$(ESMC_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(ESMC_VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(ESMC_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-esmc.lock
+	$(ESMC_VENV)/bin/python -m pip install --quiet --no-compile torch==2.13.0
+	$(ESMC_VENV)/bin/python -m pip install --quiet --no-compile --no-deps -r requirements-esmc.lock
 	$(ESMC_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(ESMC_VENV)/bin/python -m compileall -q -j 0 $(ESMC_VENV)/lib >/dev/null || true
 	touch $(ESMC_STAMP)
 
+# Bytecode is compiled once after the installs, on every core (pip compiles file by file on one):
+# the environment may set PYTHONDONTWRITEBYTECODE, so without it every import would recompile.
+# `|| true`: some packages ship files that are not Python 3.11 (templates, examples), which pip's
+# own compile step skips in the same way.
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	touch $(STAMP)
 
 demo: $(STAMP)
