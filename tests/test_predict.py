@@ -338,7 +338,7 @@ def test_bundle_with_group_input_needs_and_uses_the_group(group_bundle: Path, tm
     bundle = group_bundle
     query = ids_only_fasta(DEMO_FASTA, tmp_path / "query.fasta", first=30)
     proc = cli("predict", "-f", str(query), "-o", str(tmp_path / "any"), "-b", str(bundle))
-    assert_one_line_error(proc, "trained with the organism group as input", "--group")
+    assert_one_line_error(proc, "trained with the organism group as input", "--group", "--groups FILE")
     assert not (tmp_path / "any").exists()
     means = {}
     for group in ("negative", "archaea"):
@@ -353,6 +353,224 @@ def test_bundle_with_group_input_needs_and_uses_the_group(group_bundle: Path, tm
             expected = apply_group_remap(frame, [group] * len(frame))[list(CLASSES)].to_numpy()
         np.testing.assert_allclose(means[group], expected, atol=2e-6)
     assert not np.allclose(means["negative"][:, :3], means["archaea"][:, :3], atol=1e-4)  # the group is an input
+
+
+# ----------------------------------------------------------------------------- per-protein organism groups
+
+
+def fasta_groups(src: Path, first: int) -> dict[str, str]:
+    """The organism group in the first `first` headers of a labelled FASTA (ID|Location|Group|Fold)."""
+    headers = [line[1:].split("|") for line in src.read_text().splitlines() if line.startswith(">")][:first]
+    return {h[0]: h[2] for h in headers}
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    """A mixed proteome: the demo's first 30 proteins (19 negative, 7 positive, 4 archaea) and their groups table."""
+    tmp = tmp_path_factory.mktemp("mixed")
+    query = ids_only_fasta(DEMO_FASTA, tmp / "mixed.fasta", first=30)
+    groups = fasta_groups(DEMO_FASTA, 30)
+    table = tmp / "groups.tsv"
+    table.write_text("id\tgroup\n" + "".join(f"{pid}\t{g}\n" for pid, g in groups.items()))
+    return query, table, groups
+
+
+def test_groups_table_gives_each_protein_its_own_group(group_bundle: Path, mixed: tuple[Path, Path, dict[str, str]],
+                                                       tmp_path: Path) -> None:
+    """A group-aware bundle: each protein's row equals the single-group run with its group (input and remap),
+    although the proteins of all three groups share batches; other groups would give other rows."""
+    query, table, groups = mixed
+    assert set(groups.values()) == {"negative", "positive", "archaea"}
+    summary = predict_proteome(query, tmp_path / "mixed", group_bundle, PredictOptions(groups=str(table), progress=False))
+    ours = read_table(tmp_path / "mixed/predictions.tsv")
+    single = {}
+    for group in ("negative", "positive", "archaea"):
+        predict_proteome(query, tmp_path / group, group_bundle, PredictOptions(group=group, progress=False))
+        single[group] = read_table(tmp_path / group / "predictions.tsv")
+    lines = {g: (tmp_path / g / "predictions.tsv").read_text().splitlines() for g in single}
+    expected = [lines["negative"][0]] + [lines[g][i + 1] for i, g in enumerate(groups.values())]
+    assert (tmp_path / "mixed/predictions.tsv").read_text().splitlines() == expected  # every printed digit
+    rows = {g: np.array([v == g for v in groups.values()]) for g in ("negative", "positive", "archaea")}
+    # The group reached the model: the classes the remap leaves alone differ between groups' runs.
+    kept = ["Cytoplasmic", "Cytoplasmic Membrane", "Cell wall & surface"]
+    for group in ("positive", "archaea"):
+        assert not np.allclose(ours.loc[rows[group], kept], single["negative"].loc[rows[group], kept], atol=1e-4)
+    # The remap per protein: none left in Outer membrane or Periplasmic for positive and archaeal rows only.
+    assert (ours.loc[~rows["negative"], ["Outer Membrane", "Periplasmic"]] == 0).all().all()
+    assert (ours.loc[rows["negative"], ["Outer Membrane", "Periplasmic"]] > 0).any().any()
+    assert summary["group"] == "per protein" and summary["group_remap"] is True
+    assert summary["groups"] == {"table": str(table), "sha256": sha256_file(table), "remapped": 11,
+                                 "counts": {"negative": 19, "positive": 7, "archaea": 4}}
+
+
+def test_groups_table_remaps_per_protein_for_a_bundle_without_group_input(bundle: Path, subset: Path,
+                                                                          tmp_path: Path) -> None:
+    """Without use_group the model ignores the group; the remap still follows each protein's row."""
+    ids = [pid for pid, _ in fasta_records(subset)]
+    groups = [("negative", "positive", "archaea")[i % 3] for i in range(len(ids))]
+    table = tmp_path / "groups.tsv"
+    table.write_text("group\tid\tsource\n" + "".join(f"{g}\t{pid}\tbin{i}\n" for i, (pid, g) in
+                                                       enumerate(zip(ids, groups, strict=True))))
+    predict_proteome(subset, tmp_path / "mixed", bundle, PredictOptions(groups=str(table), progress=False))
+    ours = read_table(tmp_path / "mixed/predictions.tsv")
+    for group in ("any", "positive"):
+        predict_proteome(subset, tmp_path / group, bundle, PredictOptions(group=group, progress=False))
+    raw, remapped = read_table(tmp_path / "any/predictions.tsv"), read_table(tmp_path / "positive/predictions.tsv")
+    negative = np.array([g == "negative" for g in groups])
+    pd.testing.assert_frame_equal(ours[negative].reset_index(drop=True), raw[negative].reset_index(drop=True))
+    pd.testing.assert_frame_equal(ours[~negative].reset_index(drop=True), remapped[~negative].reset_index(drop=True))
+    assert (raw.loc[~negative, ["Outer Membrane", "Periplasmic"]].to_numpy().sum()) > 0  # the remap moved something
+
+
+def test_per_protein_groups_are_the_same_in_any_chunk_and_recorded_in_explanations(
+        group_bundle: Path, mixed: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    import h5py
+
+    from locfusion.explain import EXPLANATION_FILE, read_explanations
+
+    query, table, groups = mixed
+    for case, chunk in {"whole": 1000, "chunks": 7}.items():
+        predict_proteome(query, tmp_path / case, group_bundle,
+                         PredictOptions(groups=str(table), chunk_size=chunk, explain=True, progress=False))
+    for name in ("predictions.tsv", "predictions.csv", EXPLANATION_FILE):
+        assert (tmp_path / "whole" / name).read_bytes() == (tmp_path / "chunks" / name).read_bytes(), name
+    summaries = [json.loads((tmp_path / case / "summary.json").read_text()) for case in ("whole", "chunks")]
+    for summary in summaries:
+        summary["explanations"].pop("file")  # where each run wrote it
+    assert summaries[0] == summaries[1] and summaries[0]["groups"]["counts"] == {"negative": 19, "positive": 7,
+                                                                                "archaea": 4}
+    with h5py.File(tmp_path / "whole" / EXPLANATION_FILE, "r") as handle:
+        assert handle.attrs["group"] == "per protein"
+    for case in ("whole", "chunks"):
+        meta, items = read_explanations(tmp_path / case / EXPLANATION_FILE, list(groups))
+        assert meta["group"] == "per protein"
+        assert {item.id: item.group for item in items} == groups
+    # A single-group run records that group for every protein.
+    predict_proteome(query, tmp_path / "one", group_bundle, PredictOptions(group="archaea", explain=True, progress=False))
+    meta, items = read_explanations(tmp_path / "one" / EXPLANATION_FILE)
+    assert meta["group"] == "archaea" and {item.group for item in items} == {"archaea"}
+
+
+BAD_GROUPS = {
+    "missing_row": (lambda rows: rows[:-1], ["no row for 1 protein(s) of", "{last}"]),
+    "not_in_fasta": (lambda rows: rows[:3] + [("P99999", "negative")] + rows[3:], ["line 5: ID 'P99999' is not a protein of"]),
+    "duplicate": (lambda rows: rows + [rows[1]], ["line 32: duplicate ID '{second}' (first on line 3)"]),
+    "unknown_group": (lambda rows: rows[:5] + [(rows[5][0], "gram+")] + rows[6:],
+                      ["line 7 '{sixth}': unknown group 'gram+' (expected negative, positive, archaea)"]),
+    "any_group": (lambda rows: [(rows[0][0], "any")] + rows[1:], ["line 2 '{first}': unknown group 'any'"]),
+    "empty_group": (lambda rows: [(rows[0][0], "")] + rows[1:], ["line 2 '{first}': unknown group ''"]),
+    "empty_id": (lambda rows: rows[:2] + [("", "negative")] + rows[2:], ["line 4: empty ID"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_GROUPS))
+def test_bad_groups_table_is_one_line_naming_the_row_before_any_model_work(
+        case: str, mixed: tuple[Path, Path, dict[str, str]], tmp_path: Path) -> None:
+    query, _, groups = mixed
+    edit, fragments = BAD_GROUPS[case]
+    rows = edit(list(groups.items()))
+    table = tmp_path / f"{case}.tsv"
+    table.write_text("id\tgroup\n" + "".join(f"{pid}\t{g}\n" for pid, g in rows))
+    ids = list(groups)
+    names = {"first": ids[0], "second": ids[1], "sixth": ids[5], "last": ids[-1]}
+    # No bundle at all: the table is checked before the bundle is even read.
+    proc = cli("predict", "-f", str(query), "-o", str(tmp_path / "out"), "-b", str(tmp_path / "no_bundle"),
+               "--groups", str(table))
+    assert_one_line_error(proc, f"{table}: ", *(f.format(**names) for f in fragments))
+    assert not (tmp_path / "out").exists()
+
+
+def test_groups_table_format_errors_and_group_with_groups(mixed: tuple[Path, Path, dict[str, str]],
+                                                          tmp_path: Path) -> None:
+    query, table, _ = mixed
+    common = ("predict", "-f", str(query), "-o", str(tmp_path / "out"), "-b", str(tmp_path / "no_bundle"))
+    assert_one_line_error(cli(*common, "--groups", str(tmp_path / "nope.tsv")), "nope.tsv: groups table not found")
+    headerless = tmp_path / "headerless.tsv"
+    headerless.write_text("".join(line + "\n" for line in table.read_text().splitlines()[1:]))
+    assert_one_line_error(cli(*common, "--groups", str(headerless)), f"{headerless}: no column 'id' or 'group'")
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    assert_one_line_error(cli(*common, "--groups", str(empty)), f"{empty}: empty groups table")
+    commas = tmp_path / "commas.csv"
+    commas.write_text(table.read_text().replace("\t", ","))
+    assert_one_line_error(cli(*common, "--groups", str(commas)), f"{commas}: no column 'id' or 'group'")
+    assert_one_line_error(cli(*common, "--groups", str(table), "--group", "positive"),
+                          "group 'positive' and a groups table", "not both")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="not both"):
+        PredictOptions(group="negative", groups=str(table))
+
+
+def test_feature_batch_and_ensemble_take_one_group_or_one_per_protein() -> None:
+    """The per-protein path of the arithmetic equals the scalar path group by group (no bundle needed)."""
+    import torch
+
+    from locfusion.classes import GROUP_INDEX
+    from locfusion.inference import FeatureBatch, ensemble_summary
+
+    features = [[torch.zeros(5, 3, dtype=torch.float16) for _ in range(4)]]
+    assert FeatureBatch(features, [5] * 4, 2).groups.tolist() == [2, 2, 2, 2]
+    assert FeatureBatch(features, [5] * 4, np.array([0, 2, 1, 0])).batch(np.array([1, 2]))[3].tolist() == [2, 1]
+    with pytest.raises(ValueError, match="3 group indices for 4 proteins"):
+        FeatureBatch(features, [5] * 4, [0, 1, 2])
+    rng = np.random.default_rng(3)
+    fold_probs = rng.dirichlet(np.ones(len(CLASSES)), size=(5, 9))
+    groups = ["negative", "positive", "archaea"] * 3
+    mixed_result = ensemble_summary(fold_probs, groups)
+    for group in GROUP_INDEX:
+        rows = [i for i, g in enumerate(groups) if g == group]
+        alone = ensemble_summary(fold_probs[:, rows], group)
+        for key, value in alone.items():
+            np.testing.assert_array_equal(mixed_result[key][rows], value)
+    assert (mixed_result["probabilities"][[0, 3, 6]][:, [CLASSES.index("Outer membrane")]] > 0).all()
+    assert (mixed_result["probabilities"][[1, 2, 4, 5, 7, 8]][:, [CLASSES.index("Outer membrane"),
+                                                                    CLASSES.index("Periplasmic")]] == 0).all()
+
+
+def test_predict_script_passes_the_rules_groups_input(group_bundle: Path, mixed: tuple[Path, Path, dict[str, str]],
+                                                      tmp_path: Path) -> None:
+    """workflow/scripts/predict.py run as Snakemake runs it, with the rule's named input `groups`."""
+    import runpy
+
+    from snakemake.iocontainers import Namedlist
+
+    query, table, _ = mixed
+    out = tmp_path / "results/predictions/mixed"
+    names = ("tsv", "csv", "summary", "png", "pdf")
+    files = ("predictions.tsv", "predictions.csv", "summary.json", "class_distribution.png", "class_distribution.pdf")
+    smk = type("Snakemake", (), {})()
+    smk.input = Namedlist(fromdict={"groups": str(table), "fasta": str(query), "manifest": str(group_bundle / MANIFEST)})
+    smk.output = Namedlist(fromdict={n: str(out / f) for n, f in zip(names, files, strict=True)})
+    smk.params = Namedlist(fromdict={
+        "predict": {"group": "any", "groups": str(table), "chunk_size": 1000, "explain": False, "explain_ids": []},
+        "embed": {"tokens_per_batch": PredictOptions().tokens_per_batch, "device": "cpu", "precision": "auto"},
+        "embedders": {"onehot": {"kind": "onehot"}},
+    })
+    smk.threads, smk.rule, smk.log = 1, "predict", Namedlist(fromdict={"log": str(tmp_path / "predict.log")})
+    smk.scriptdir = str(REPO / "workflow/scripts")
+    runpy.run_path(str(REPO / "workflow/scripts/predict.py"), init_globals={"snakemake": smk})
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["group"] == "per protein" and summary["groups"]["table"] == str(table)
+    predict_proteome(query, tmp_path / "cli", group_bundle, PredictOptions(groups=str(table), progress=False))
+    assert (out / "predictions.tsv").read_bytes() == (tmp_path / "cli/predictions.tsv").read_bytes()
+
+
+def test_rule_predict_tracks_the_groups_table(tmp_path: Path) -> None:
+    config = demo_config()
+    config["data"]["fasta"] = str(DEMO_FASTA)
+    config["predict"]["fasta"] = str(DEMO_FASTA)
+    config["predict"]["groups"] = str(tmp_path / "groups.tsv")  # not there yet: a missing input of rule predict
+    write_config(tmp_path / "c.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", check=False)
+    assert proc.returncode != 0 and "MissingInputException" in proc.stdout + proc.stderr
+    assert str(tmp_path / "groups.tsv") in proc.stdout + proc.stderr
+    (tmp_path / "groups.tsv").write_text("id\tgroup\n")
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", "--cores", "2")
+    assert job_counts(proc.stdout + proc.stderr)["predict"] == 1
+    config["predict"]["group"] = "positive"
+    write_config(tmp_path / "both.yaml", config)
+    proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "both.yaml", "-n", check=False)
+    assert proc.returncode != 0 and "config key 'predict.groups'" in proc.stdout + proc.stderr
 
 
 def test_a_second_run_into_the_same_directory_leaves_nothing_of_the_first(group_bundle: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The `locfusion` command line.
 
     locfusion predict -f proteome.fasta -o out/ -b results/bundles/fusion [--group positive] [--plot]
+    locfusion predict -f mixed.fasta -o out/ -b results/bundles/fusion --groups groups.tsv
     locfusion predict -f proteome.fasta -o out/ -b results/bundles/fusion --explain [--explain-ids P1 P2]
     locfusion inspect results/bundles/fusion
     locfusion leakage --run graphpart=. --run stratified=results/leakage/stratified -e attention_pooling_unirep -o out.tsv
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="organism group of the proteome; positive and archaea apply DeepLocPro's remap "
         "(no Outer membrane or Periplasmic); required (not 'any') for bundles trained with the group as input "
         "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--groups", metavar="FILE", default=None,
+        help="each protein's organism group, for mixed proteomes: a TSV with a header line and columns id and "
+        "group (negative, positive or archaea), one row for every protein of the FASTA; the protein's group is "
+        "its model input (bundles trained with the group) and decides its remap; not with --group",
     )
     p.add_argument("-d", "--device", default=defaults.device,
                    help="device for the embedders and the fold models: auto, cpu, cuda, cuda:N (default: %(default)s)")
@@ -133,6 +140,7 @@ def _predict(args: argparse.Namespace) -> None:
     specs = load_embedder_specs(args.embedders) if args.embedders else None
     options = PredictOptions(
         group=args.group,
+        groups=args.groups,
         chunk_size=args.chunk_size,
         tokens_per_batch=args.batch_size,
         device=args.device,

@@ -12,7 +12,9 @@ File layout (`explanations.h5`, written by `ExplanationWriter`):
 
     /                        attrs: format, format_version, model (kind), embedders (JSON list,
                              model-input order), n_heads, models (JSON list of fold model files),
-                             classes (JSON), group, averaging (what the *_mean datasets are)
+                             classes (JSON), group (the run's: one group, "any", "per protein"
+                             with a groups table, "own" for the report's examples), averaging
+                             (what the *_mean datasets are)
     /proteins/<name>         one group per protein; <name> is the ID percent-encoded
                              (`idnames.dataset_name`), the ID itself is attribute `id`
         attention            float32 (models, heads, L): every fold model's every head, not averaged
@@ -21,7 +23,9 @@ File layout (`explanations.h5`, written by `ExplanationWriter`):
         gate_mean            float32 (L, N): mean over the models (rows sum to 1)
         attrs                id, sequence (as the models saw it, cropped if long), length,
                              original_length, cropped, predicted, confidence, true ("" if
-                             unknown), models (JSON list: which of the file's models these are)
+                             unknown), models (JSON list: which of the file's models these are),
+                             group (the organism group this protein was predicted with: its
+                             input to a group-aware model and its remap; "any" for none)
 
 Why per model and not only the ensemble mean: heads are unordered, so head 2 of
 one fold model has nothing to do with head 2 of another; a per-head mean over
@@ -83,6 +87,7 @@ class ProteinExplanation:
     confidence: float
     original_length: int
     true: str = ""
+    group: str = "any"  # the organism group it was predicted with (a mixed proteome: its own)
 
     @property
     def cropped(self) -> bool:
@@ -192,7 +197,7 @@ class ExplanationWriter:
             "id": item.id, "sequence": item.sequence, "length": len(item.sequence),
             "original_length": int(item.original_length), "cropped": bool(item.cropped),
             "predicted": item.predicted, "confidence": float(item.confidence), "true": item.true,
-            "models": json.dumps(list(item.models)),
+            "models": json.dumps(list(item.models)), "group": item.group,
         })
         self.count += 1
 
@@ -241,6 +246,7 @@ def read_explanations(path: str | os.PathLike[str], ids: Iterable[str] | None = 
                 gate=group["gate"][()] if "gate" in group else None, models=json.loads(a["models"]),
                 predicted=str(a["predicted"]), confidence=float(a["confidence"]),
                 original_length=int(a["original_length"]), true=str(a["true"]),
+                group=str(a.get("group", meta.get("group", "any"))),  # files written before the attribute: the run's
             ))
     return meta, items
 
@@ -317,6 +323,7 @@ def explain_examples(bundle_dir: str | os.PathLike[str], predictions: Sequence[s
                 id=row.id, sequence=crop_sequence(seq, arrays[0].shape[0]), attention=details[0]["attention"],
                 gate=details[0].get("gate"), models=[bundle.manifest["folds"][j]["file"] for j in which],
                 predicted=row.predicted, confidence=float(row.confidence), original_length=len(seq), true=row.true,
+                group=str(row.group),
             ))
         writer.commit()  # with no correct test prediction at all: an empty, valid file
         return writer.count

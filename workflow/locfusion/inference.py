@@ -40,14 +40,24 @@ def length_limit(manifest: Mapping[str, Any], embedders: Sequence[Any] = ()) -> 
 
 
 class FeatureBatch:
-    """One batch's float16 features in the shape `training.predict_proba` reads (no labels)."""
+    """One batch's float16 features in the shape `training.predict_proba` reads (no labels).
 
-    def __init__(self, features: list[list[Any]], lengths: Sequence[int], group_index: int) -> None:
+    `group_index`: one organism group index (`classes.GROUP_INDEX`) for every protein,
+    or one per protein (a mixed proteome's groups table), aligned with `lengths`.
+    """
+
+    def __init__(self, features: list[list[Any]], lengths: Sequence[int], group_index: int | Sequence[int]) -> None:
         import torch
 
         self.features = features
         self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.groups = torch.full((len(lengths),), group_index, dtype=torch.long)
+        if np.ndim(group_index) == 0:
+            self.groups = torch.full((len(lengths),), int(group_index), dtype=torch.long)
+        else:
+            indices = np.asarray(group_index, dtype=np.int64)
+            if indices.shape != self.lengths.shape:
+                raise ValueError(f"{len(indices)} group indices for {len(self.lengths)} proteins")
+            self.groups = torch.as_tensor(indices, dtype=torch.long)
         self._padded: tuple[bytes, tuple[list[Any], Any, None, Any]] | None = None
 
     def __len__(self) -> int:
@@ -121,16 +131,22 @@ def fold_probabilities(bundle: Bundle, batch: FeatureBatch, precision: str) -> n
                      for model, t in zip(bundle.models, bundle.temperatures, strict=True)])
 
 
-def ensemble_summary(fold_probs: np.ndarray, group: str) -> dict[str, np.ndarray]:
+def ensemble_summary(fold_probs: np.ndarray, group: str | Sequence[str]) -> dict[str, np.ndarray]:
     """Ensemble of (folds, n, C) probabilities: remap (positive, archaea), mean, top class, agreement.
 
-    The remap is applied to each fold's probabilities before averaging (it is
-    linear, so the mean is the remapped mean) so that each fold's vote is the
-    class it would predict under the same rule.
+    `group`: one organism group for all n proteins, or one per protein (aligned
+    with the rows). The remap is applied to each fold's probabilities before
+    averaging (it is linear, so the mean is the remapped mean) so that each fold's
+    vote is the class it would predict under the same rule; only rows of a remapped
+    group change.
     """
     fold_probs = np.asarray(fold_probs, dtype=np.float64)
-    if group in REMAP_GROUPS:
-        fold_probs = np.stack([remap_probabilities(p, [group] * len(p)) for p in fold_probs])
+    n = fold_probs.shape[1]
+    groups = [group] * n if isinstance(group, str) else list(group)
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} groups for {n} proteins")
+    if any(g in REMAP_GROUPS for g in groups):
+        fold_probs = np.stack([remap_probabilities(p, groups) for p in fold_probs])
     mean = fold_probs.mean(axis=0)
     top = mean.argmax(axis=1)
     votes = fold_probs.argmax(axis=2)  # (folds, n)

@@ -19,8 +19,9 @@ shards store embeddings, run through every fold model batch by batch, and
 discarded. Peak memory is set by the chunk (about chunk_size x mean length x
 sum of embedding widths x 2 bytes), not by the proteome. Held for the whole
 run are only the sequences (a byte a residue, so that all of them are checked
-before hours of embedding start) and the results (72 bytes a protein), which
-are written in input order at the end. Because the batches do not depend on
+before hours of embedding start), each protein's organism group (about 16
+bytes) and the results (72 bytes a protein), which are written in input order
+at the end. Because the batches do not depend on
 the chunk size, neither does a single number of the output.
 
 Output (`predictions.tsv` and the same table as `predictions.csv`), one row per
@@ -58,7 +59,12 @@ probabilities as predicted; `positive` and `archaea` apply DeepLocPro's remap
 to Extracellular, as such cells have neither), to each fold model's output, so
 that Agreement counts remapped votes. A bundle trained with the organism group as
 input (`use_group`) is given the group of every protein and needs a group other
-than `any`.
+than `any`. A mixed proteome (metagenome bins, a panel of strains) gives each
+protein its own group instead (`groups`: a TSV with columns id and group,
+`locfusion.group_table`, checked against the FASTA before any model work): that
+group is the protein's model input and decides its remap, exactly as a
+single-group run with that group would (a protein's numbers do not depend on
+its batch mates' groups).
 
 Same input, bundle and options give byte-identical files, whatever the chunk size.
 
@@ -94,6 +100,7 @@ from .classes import CLASSES, DEEPLOCPRO_OUTPUT_NAMES, GROUP_INDEX, GROUPS, REMA
 from .errors import InputError, listed
 from .fasta import read_plain_fasta
 from .explain import EXPLANATION_FILE, ExplanationWriter, ProteinExplanation, explain_models, explanation_plot_stem
+from .group_table import ProteinGroups, read_group_table
 from .inference import (
     FeatureBatch,
     build_embedders,
@@ -112,6 +119,7 @@ __all__ = [
     "DEEPLOCPRO_OUTPUT_NAMES",
     "GROUP_CHOICES",
     "OUTPUT_COLUMNS",
+    "PER_PROTEIN",
     "PROBABILITY_COLUMNS",
     "PredictOptions",
     "check_group",
@@ -123,6 +131,7 @@ PROBABILITY_COLUMNS: tuple[str, ...] = tuple(DEEPLOCPRO_OUTPUT_NAMES.values())
 _COLUMN_CLASS_INDEX = [CLASSES.index(c) for c in DEEPLOCPRO_OUTPUT_NAMES]
 OUTPUT_COLUMNS: tuple[str, ...] = ("ACC", "Localization", *PROBABILITY_COLUMNS, "Confidence", "Agreement", "Cropped")
 GROUP_CHOICES: tuple[str, ...] = ("any", *GROUPS)
+PER_PROTEIN = "per protein"  # summary.json's and explanations.h5's group with a groups table
 OUTPUT_FILES = {"tsv": "predictions.tsv", "csv": "predictions.csv", "summary": "summary.json"}
 PLOT_STEM = "class_distribution"
 
@@ -132,6 +141,7 @@ class PredictOptions:
     """How to run a prediction (the CLI's options and the config's `predict:` section)."""
 
     group: str = "any"
+    groups: str | None = None  # TSV with each protein's group (id, group); replaces `group` (then `any`)
     chunk_size: int = 1000  # proteins embedded and predicted at a time (bounds memory)
     tokens_per_batch: int = 8192  # padded residues (longest x proteins) per embedder and fold-model batch
     device: str = "auto"  # where the embedders and the fold models run (config: embed.device)
@@ -145,6 +155,9 @@ class PredictOptions:
     def __post_init__(self) -> None:
         if self.group not in GROUP_CHOICES:
             raise InputError(f"group '{self.group}' must be one of {', '.join(GROUP_CHOICES)}")
+        if self.groups is not None and self.group != "any":
+            raise InputError(f"group '{self.group}' and a groups table ({self.groups}) given together: give one group "
+                             "for the whole proteome (--group) or each protein's group (--groups), not both")
         for key in ("chunk_size", "tokens_per_batch", "threads"):
             if int(getattr(self, key)) < 1:
                 raise InputError(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -155,14 +168,15 @@ class PredictOptions:
 # ----------------------------------------------------------------------------- input
 
 
-def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.PathLike[str]) -> None:
-    """A bundle trained with the organism group as input needs to be told the group."""
+def check_group(group: str, manifest: Mapping[str, Any], bundle_dir: str | os.PathLike[str],
+                per_protein: bool = False) -> None:
+    """A bundle trained with the organism group as input needs to be told the group (of all, or of each protein)."""
     if group not in GROUP_CHOICES:
         raise InputError(f"group '{group}' must be one of {', '.join(GROUP_CHOICES)}")
-    if manifest["use_group"] and group == "any":
+    if manifest["use_group"] and group == "any" and not per_protein:
         raise InputError(
             f"bundle {bundle_dir} was trained with the organism group as input: give the group of the proteome "
-            f"(--group {'|'.join(GROUPS)})"
+            f"(--group {'|'.join(GROUPS)}) or of each protein (--groups FILE: a TSV with columns id and group)"
         )
 
 
@@ -261,8 +275,10 @@ def predict_proteome(
     unknown = sorted(set(options.explain_ids) - {pid for pid, _ in records})
     if unknown:
         raise InputError(f"{fasta}: no protein with the ID(s) to explain {listed(unknown)}")
+    ids = [pid for pid, _ in records]
+    table = read_group_table(options.groups, ids, fasta) if options.groups is not None else None
     manifest = read_manifest(bundle_dir)
-    check_group(options.group, manifest, bundle_dir)
+    check_group(options.group, manifest, bundle_dir, per_protein=table is not None)
 
     import torch
 
@@ -285,13 +301,17 @@ def predict_proteome(
     precision = resolve_training_precision("fp32" if recorded == "fp16" and device == "cpu" else recorded, device)
     for model in bundle.models:
         model.to(device)
-    group_index = GROUP_INDEX.get(options.group, 0)
-    ids = [pid for pid, _ in records]
     n = len(records)
+    # Each protein's group: its row of the table, or the one group of the run (`any`: index 0, unused by the
+    # models of a bundle without use_group, which is the only kind that accepts `any`).
+    groups = list(table.groups) if table is not None else [options.group] * n
+    group_indices = np.array([GROUP_INDEX.get(g, 0) for g in groups], dtype=np.int64)
+    group_label = PER_PROTEIN if table is not None else options.group
     lengths = [len(seq) if limit is None else min(len(seq), limit) for _, seq in records]
     chunks = plan_chunks(lengths, options.tokens_per_batch, options.chunk_size)
     log.info("%s: %d proteins from %s in %d chunk(s) of <= %d; crop to %s residues; group %s; %d thread(s)",
-             bundle.describe(), n, fasta, len(chunks), options.chunk_size, limit, options.group, options.threads)
+             bundle.describe(), n, fasta, len(chunks), options.chunk_size, limit, _describe_groups(group_label, table),
+             options.threads)
 
     # Results only (72 bytes a protein) are kept for the whole input, to be written in input order.
     probabilities = np.zeros((n, len(CLASSES)), dtype=np.float64)
@@ -302,19 +322,19 @@ def predict_proteome(
     done = 0
     explain_path = Path(outputs["explanations"]) if outputs and "explanations" in outputs else out_dir / EXPLANATION_FILE
     explanations = ExplanationWriter(explain_path, manifest["model"], bundle.embedder_names,
-                                     [f["file"] for f in manifest["folds"]], options.group) if options.explain else None
+                                     [f["file"] for f in manifest["folds"]], group_label) if options.explain else None
     for c, batches in enumerate(chunks, start=1):
         seqs = {i: records[i][1] if limit is None else crop_sequence(records[i][1], limit) for b in batches for i in b}
         features = embed_batches(embedders, batches, ids, seqs)
         for batch in batches:
             data = FeatureBatch([[features[i][e] for i in batch] for e in range(len(embedders))],
-                          [lengths[i] for i in batch], group_index)
+                          [lengths[i] for i in batch], group_indices[batch])
             if explanations is None:
                 fold_probs = fold_probabilities(bundle, data, precision)
             else:  # the same forward passes, also returning what each model weighed
                 fold_probs, details = explain_models(bundle.models, data, precision, bundle.use_group, device,
                                                      bundle.temperatures)
-            result = ensemble_summary(fold_probs, options.group)
+            result = ensemble_summary(fold_probs, [groups[i] for i in batch])
             probabilities[batch] = result["probabilities"]
             top[batch] = result["predicted"]
             confidence[batch] = result["confidence"]
@@ -324,7 +344,7 @@ def predict_proteome(
                     explanations.add(ProteinExplanation(
                         id=ids[i], sequence=seqs[i], attention=details[row]["attention"], gate=details[row].get("gate"),
                         models=explanations.model_files, predicted=CLASSES[int(top[i])],
-                        confidence=float(confidence[i]), original_length=len(records[i][1])))
+                        confidence=float(confidence[i]), original_length=len(records[i][1]), group=groups[i]))
         done += len(seqs)
         del features, seqs  # the chunk's embeddings go here: memory is set by the chunk
         if options.progress:
@@ -349,8 +369,8 @@ def predict_proteome(
             "manifest_sha256": sha256_file(Path(bundle_dir) / "manifest.json"),
             "n_folds": len(bundle.models),
         },
-        "group": options.group,
-        "group_remap": options.group in REMAP_GROUPS,
+        "group": group_label,
+        "group_remap": any(g in REMAP_GROUPS for g in groups) if table is not None else options.group in REMAP_GROUPS,
         "length_limit": limit,
         "embedders": [e.provenance() for e in embedders],
         "options": {"tokens_per_batch": options.tokens_per_batch, "classifier_precision": precision},
@@ -364,6 +384,8 @@ def predict_proteome(
         "localization_counts": {name: int(counts.get(name, 0)) for name in PROBABILITY_COLUMNS},
         "columns": list(OUTPUT_COLUMNS),
     }
+    if table is not None:
+        summary["groups"] = group_table_summary(table)
     if explanations is not None:
         summary["explanations"] = {"file": str(explain_path), "n_proteins": explanations.count,
                                    "plotted": list(options.explain_ids)}
@@ -371,7 +393,7 @@ def predict_proteome(
 
     write_json(summary, paths["summary"])
     if options.plot:
-        title = f"{n} proteins, {manifest.get('experiment')} ensemble, group {options.group}"
+        title = f"{n} proteins, {manifest.get('experiment')} ensemble, group {group_label}"
         plot_class_distribution(counts, out_dir / PLOT_STEM, title)
     if explanations is not None:
         explanations.commit()
@@ -386,6 +408,18 @@ def predict_proteome(
     log.info("wrote %d predictions to %s (%.1f s, %.1f proteins/s)", n, paths["tsv"].parent, seconds, n / max(seconds, 1e-9))
     log.info("%s", summary_line(summary))
     return summary
+
+
+def group_table_summary(table: ProteinGroups) -> dict[str, Any]:
+    """summary.json's record of a groups table: which file (path, sha256) and how many proteins per group."""
+    return {"table": table.path, "sha256": sha256_file(table.path), "counts": table.counts(),
+            "remapped": sum(table.counts()[g] for g in REMAP_GROUPS)}
+
+
+def _describe_groups(label: str, table: ProteinGroups | None) -> str:
+    if table is None:
+        return label
+    return f"{label} from {table.path} ({', '.join(f'{g} {k}' for g, k in table.counts().items())})"
 
 
 def summary_line(summary: Mapping[str, Any]) -> str:
@@ -426,7 +460,7 @@ def manifest_overview(bundle_dir: str | os.PathLike[str]) -> str:
         f"bundle        {bundle_dir}",
         f"experiment    {m.get('experiment')} (locfusion {m.get('locfusion_version')})",
         f"model         {m['model']}",
-        f"group input   {'yes (needs --group)' if m['use_group'] else 'no'}",
+        f"group input   {'yes (needs --group or --groups)' if m['use_group'] else 'no'}",
         f"length        max_length {m['length']['max_length']} (training: {m['length']['training_long_policy']}; "
         f"prediction: crop)",
         f"training data dataset.tsv sha256 {m.get('training_data', {}).get('dataset_sha256')} "

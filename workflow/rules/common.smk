@@ -196,6 +196,13 @@ def predict_explain_outputs():
     return outputs
 
 
+def predict_group_input(wildcards):
+    """Rule predict's groups table (predict.groups), as an input so that editing it reruns
+    the prediction; none when every protein shares predict.group."""
+    groups = config["predict"]["groups"]
+    return {"groups": groups} if groups else {}
+
+
 def figure_outputs(name):
     """Rule figure_<name>'s outputs, from the figure table (locfusion.figures.FIGURES): the png,
     in the report with the table's caption and category, and the pdf."""

@@ -6,7 +6,8 @@
 # predict: the proteome in `predict.fasta` through the ensemble of one bundle
 #   (DeepLocPro-style table); a default target only when `predict.fasta` is set.
 #   With predict.explain also explanations.h5 (attention and gate weights per residue)
-#   and, for predict.explain_ids, their track plots in explanations/.
+#   and, for predict.explain_ids, their track plots in explanations/. With predict.groups
+#   (a TSV: id, group) each protein has its own organism group (mixed proteomes).
 
 import re
 
@@ -24,6 +25,11 @@ if PREDICT["fasta"] and not re.fullmatch(r"[A-Za-z0-9_.-]+", PREDICT_NAME):
     raise WorkflowError(
         f"invalid configuration: config key 'predict.name': '{PREDICT_NAME}' becomes a path; "
         "use letters, digits, '_', '-' or '.' only"
+    )
+if PREDICT["groups"] and PREDICT["group"] != "any":
+    raise WorkflowError(
+        f"invalid configuration: config key 'predict.groups': a groups table gives each protein its group; "
+        f"predict.group must then be 'any', not '{PREDICT['group']}'"
     )
 if PREDICT["explain_ids"] and not PREDICT["explain"]:
     raise WorkflowError(
@@ -75,6 +81,7 @@ rule export_bundle:
 rule predict:
     """Localization of every protein of predict.fasta by a bundle's fold-model ensemble, streamed in chunks."""
     input:
+        unpack(predict_group_input),
         fasta=lambda wildcards: PREDICT["fasta"],
         manifest=f"results/bundles/{PREDICT_EXPERIMENT}/manifest.json",
         weights=bundle_models(PREDICT_EXPERIMENT),

@@ -13,6 +13,7 @@ def main(smk):
     settings, embed = smk.params.predict, smk.params.embed
     options = PredictOptions(
         group=settings["group"],
+        groups=getattr(smk.input, "groups", None),  # an input of the rule when predict.groups is set
         chunk_size=settings["chunk_size"],
         tokens_per_batch=embed["tokens_per_batch"],
         device=embed["device"],
