@@ -253,6 +253,7 @@ def test_prediction_target_only_when_configured(tmp_path: Path) -> None:
     config = demo_config()
     config["data"]["fasta"] = str(DEMO_FASTA)
     config["predict"]["fasta"] = str(DEMO_FASTA)  # the demo's example: results/predictions/demo_proteome/
+    config["predict"]["groups"] = str(DEMO_FASTA.parent / "demo_groups.tsv")  # run outside the checkout
     write_config(tmp_path / "c.yaml", config)
     proc = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "c.yaml", "-n", "--cores", "2")
     counts = job_counts(proc.stdout + proc.stderr)

@@ -65,7 +65,9 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
 # reads as missing values, both demo embedders, a tiny fusion model (2 epochs) and the
 # demo's attention pooling on a shortened schedule (it must still learn: the learning
 # floor), two seeds, a bundle and rule predict on new proteins with descriptions (with
-# explanations), and the report's explanation figure (one test protein per class).
+# explanations), and the report's explanation figure (one test protein per class). The fusion
+# model takes the organism group as the demo's do; attention pooling does not (its bundle is the
+# predict tests' group-free model).
 
 SMALL_DAG_SEEDS = [42, 43]
 MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
@@ -79,7 +81,10 @@ def small_dag_config(**ap_training: Any) -> dict[str, Any]:
     """The shared DAG's config (files it names are written by `prepare_small_dag`)."""
     config = demo_config({"training": {"epochs": 2, "patience": 2, "seeds": SMALL_DAG_SEEDS, "threads": 1}})
     config["data"]["fasta"] = "demo_na_ids.fasta"
-    config["experiments"]["fusion"]["params"] = TINY_FUSION
+    config["experiments"]["fusion"]["params"] = TINY_FUSION  # with the demo's group input (use_group)
+    # Attention pooling without it: its bundle is the predict tests' model that ignores the group
+    # (rule predict below and tests/test_predict.py: `any`, and the remap alone per group).
+    config["experiments"]["attention_pooling"]["use_group"] = False
     epochs = SMALL_DAG_AP_EPOCHS
     config["experiments"]["attention_pooling"]["training"].update(
         {"epochs": epochs, "patience": epochs, "t0": epochs, **ap_training})
