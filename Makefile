@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage
+.PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage offline-learning-curve
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make offline-study-full - the rest: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (hours)"
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
+	@echo "make offline-learning-curve - attention pooling on NEAR with 0 / 2,500 / all homology-filtered PSORTb proteins as extra training data"
 	@echo "make offline-leakage - attention pooling on UniRep under GraphPart vs stratified random folds, with the homology audit"
 	@echo "make venv-esmc - the separate venv of the ESM-C embedder (kind esmc; made by make test-slow and make test TESTS=all)"
 	@echo "make lint   - snakemake --lint and snakefmt --check"
@@ -80,6 +81,12 @@ offline-precision-nested: $(STAMP)
 	$(BIN)/python -m locfusion.cv results/experiments/fusion/seed_42
 
 OFFLINE_PSORTB := $(OFFLINE) resources/offline_study/psortb.yaml
+OFFLINE_CURVE := $(OFFLINE) resources/offline_study/near_psortb.yaml
+
+# What extra training data buys: attention pooling on NEAR with 0, 2,500 and all admitted PSORTb
+# proteins per split (needs psortb installed for its SCL-BLAST sets, and MMseqs2).
+offline-learning-curve: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_CURVE) -- results/comparison/extra_learning_curve.tsv results/figures/extra_learning_curve.png
 
 offline-study-psortb: $(STAMP)
 	$(BIN)/snakemake $(OFFLINE_PSORTB)

@@ -342,12 +342,14 @@ def test_no_default_reaches_rule_trains_params() -> None:
     assert "extra_training_size" not in run_experiment(config, "fusion", 0)
 
 
-def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path) -> None:
-    """resources/offline_study/psortb_extra.yaml on top of the core offline config: a dry run plans the
-    PSORTb extraction (real files when installed, else the fixture), exclusion and three curve points."""
+@pytest.mark.parametrize("overlay", ["psortb_extra.yaml", "near_psortb.yaml"])
+def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path, overlay: str) -> None:
+    """Each learning-curve overlay on top of the core offline config: a dry run plans the PSORTb
+    extraction (real files when installed, else the fixture), exclusion and three curve points."""
+    from locfusion.extra import curves
     from locfusion.sclblast import default_sources
 
-    config = merge_configs(REPO / "resources/offline_study/config.yaml", REPO / "resources/offline_study/psortb_extra.yaml")
+    config = merge_configs(REPO / "resources/offline_study/config.yaml", REPO / "resources/offline_study" / overlay)
     if not all(Path(p).is_file() for p in default_sources("/usr/lib/psort")):
         config["psortb"] = {**config.get("psortb", {}),
                             "sclblast": [str(p) for p in sorted((FIXTURES / "sclblast").glob("*.fasta"))]}
@@ -359,8 +361,11 @@ def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path) -> None:
     counts = job_counts(out.stdout + out.stderr)
     assert counts["psortb_training_set"] == counts["normalize_extra"] == counts["extra_homology"] == 1
     assert counts["figure_extra_learning_curve"] == 1
-    curve = [n for n, s in config["experiments"].items() if "extra_training_size" in s]
-    assert len(curve) == 2 and counts["train"] == 5 * len(config["experiments"])
+    with_extras = [n for n, s in config["experiments"].items() if "extra_training_size" in s]
+    assert len(with_extras) == 2 and counts["train"] == 5 * len(config["experiments"])
+    (points,) = curves(config["experiments"]).values()  # one curve: everything but the extra proteins alike
+    assert len(points) == 3 and set(with_extras) < set(points)
+    assert counts["embed_extra"] == 2 * len({e for n in points for e in config["experiments"][n]["embedders"]})
 
 
 def test_psortb_training_set_without_psortb_is_one_line_with_the_install_command(tmp_path: Path) -> None:
