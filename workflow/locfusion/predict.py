@@ -370,7 +370,7 @@ def predict_proteome(
             "n_folds": len(bundle.models),
         },
         "group": group_label,
-        "group_remap": any(g in REMAP_GROUPS for g in groups) if table is not None else options.group in REMAP_GROUPS,
+        "group_remap": any(g in REMAP_GROUPS for g in groups),  # one group or a table: `groups` holds each protein's
         "length_limit": limit,
         "embedders": [e.provenance() for e in embedders],
         "options": {"tokens_per_batch": options.tokens_per_batch, "classifier_precision": precision},
@@ -412,8 +412,9 @@ def predict_proteome(
 
 def group_table_summary(table: ProteinGroups) -> dict[str, Any]:
     """summary.json's record of a groups table: which file (path, sha256) and how many proteins per group."""
-    return {"table": table.path, "sha256": sha256_file(table.path), "counts": table.counts(),
-            "remapped": sum(table.counts()[g] for g in REMAP_GROUPS)}
+    counts = table.counts()
+    return {"table": table.path, "sha256": sha256_file(table.path), "counts": counts,
+            "remapped": sum(counts[g] for g in REMAP_GROUPS)}
 
 
 def _describe_groups(label: str, table: ProteinGroups | None) -> str:
