@@ -66,6 +66,17 @@ def test_grid_points_override_training_and_params() -> None:
         run_training(config, "fusion", 42, 4)
 
 
+def test_an_experiments_priority_schedules_but_does_not_change_its_runs() -> None:
+    """`priority` orders rule train's jobs; a run's params (its identity for reruns) stay as without it."""
+    config = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()))
+    before = run_experiment(config, "fusion", 0)
+    config["experiments"]["fusion"]["priority"] = 2
+    assert run_experiment(validate_config(config), "fusion", 0) == before
+    config["experiments"]["fusion"]["priority"] = -1
+    with pytest.raises(InputError, match="experiments.fusion.priority"):
+        validate_config(config)
+
+
 @pytest.mark.parametrize(
     ("grid", "message"),
     [

@@ -106,10 +106,21 @@ def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -
     config["training"]["seeds"] = [1, 2, 3]
     config["cv"] = "nested"
     config["experiments"]["fusion"]["grid"] = {"training.lr": [1e-4, 3e-4]}
+    config["experiments"]["fusion"]["priority"] = 2
     write_config(tmp_path / "nested.yaml", config)
     out = snakemake(tmp_path, "-s", str(REPO / "Snakefile"), "--configfile", "nested.yaml", "-n", "--cores", "45")
     counts = job_counts(out.stdout + out.stderr)
     assert counts["train"] == 3 * 5 * 4 * 2 + 3 * 5 * 4
+    # Scheduling: every train job above the quick jobs (priority 0), fusion's declared 2 above that.
+    priorities: dict[str, set[str]] = {}
+    for block in re.split(r"^\[.*\]$", out.stdout, flags=re.M):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if rule:
+            experiment = re.search(r"experiment=(\w+)", block)
+            key = rule.group(1) + (f"/{experiment.group(1)}" if rule.group(1) == "train" else "")
+            priorities.setdefault(key, set()).add((re.search(r"^\s+priority: (\d+)", block, re.M) or [None, "0"])[1])
+    assert priorities["train/fusion"] == {"3"} and priorities["train/attention_pooling"] == {"1"}, priorities
+    assert priorities["select_models"] == {"0"}
     assert counts["select_models"] == counts["evaluate_fold"] == 2 * 3 * 5
     assert counts["export_bundle"] == 2 and counts["compare_experiments"] == 1
     assert "results/experiments/fusion/seed_3/fold_4/val_0_g1/model.safetensors" in out.stdout

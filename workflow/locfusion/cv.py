@@ -68,6 +68,7 @@ def split_grid_point(point: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def run_experiment(config: Mapping[str, Any], name: str, grid_index: int) -> dict[str, Any]:
     """Experiment `name` as grid point `grid_index` trains it: its params with the point's overrides."""
     experiment = dict(config["experiments"][name])
+    experiment.pop("priority", None)  # scheduling only (rule train's priority): not part of what a run is
     overrides = split_grid_point(_point(config, name, grid_index))
     experiment["params"] = {**experiment.get("params", {}), **overrides["params"]}
     return experiment

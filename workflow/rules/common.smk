@@ -112,6 +112,15 @@ def run_settings(wildcards):
     )
 
 
+def train_priority(wildcards):
+    """Rule train's job priority: 1 + the experiment's `priority` (default 0).
+
+    Training jobs go before the quick jobs that follow them (selection, calibration, figures),
+    and a declared higher priority starts an experiment's long jobs first, so that on a few
+    cores its last fold does not begin after the short experiments have taken the cores."""
+    return 1 + config["experiments"][wildcards.experiment].get("priority", 0)
+
+
 def run_model(wildcards):
     """One job's experiment spec, its params overridden by the grid point."""
     return run_experiment(config, wildcards.experiment, int(wildcards.grid))

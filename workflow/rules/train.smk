@@ -21,6 +21,7 @@ rule train:
     conda:
         "../../envs/train.yaml"
     threads: config["training"]["threads"]
+    priority: train_priority
     resources:
         mem_mb=attempt_scaled(config["training"]["mem_mb"]),
         runtime=attempt_scaled(config["training"]["runtime"]),
