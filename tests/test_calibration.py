@@ -1,12 +1,16 @@
 """Temperature scaling and calibration error (locfusion.calibration) on hand-made numbers.
 
-The workflow side (rule calibrate on the shared small DAG, the bundle's temperatures and
-`locfusion predict`) is tested in test_workflow.py and test_predict.py.
+The files of rule calibrate (locfusion.calibration_files) on hand-made records. The workflow side
+(rule calibrate on the shared small DAG, the bundle's temperatures and `locfusion predict`) is tested
+in test_workflow.py and test_predict.py, which also checks that calibrating a seed's models in one
+job gives each exactly what calibrating it alone gives.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,7 +27,14 @@ from locfusion.calibration import (
     reliability_bins,
     softmax,
 )
+from locfusion.calibration_files import (
+    calibrated_table,
+    calibration_document,
+    read_calibrated_predictions,
+    read_calibrations,
+)
 from locfusion.errors import InputError
+from locfusion.io import write_json, write_tsv
 
 
 def rows(confidence: float, n: int, right: int, classes: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -115,3 +126,68 @@ def test_softmax_with_temperature_is_the_scaled_softmax() -> None:
     e = np.exp([0.0, -0.5, -500.0])
     np.testing.assert_allclose(softmax(logits, 2.0)[0], e / e.sum())
     assert isinstance(reliability_bins(softmax(logits), np.array([0])), pd.DataFrame)
+
+
+def record(test_fold: int, temperature: float, seed: int = 42, grid: int = 0) -> dict:
+    """A calibration record of model (exp, seed, test_fold, validation fold test_fold + 1, grid)."""
+    return {"experiment": "exp", "seed": seed, "test_fold": test_fold, "val_fold": (test_fold + 1) % 5, "grid": grid,
+            "temperature": temperature, "fitted_on": f"validation fold {(test_fold + 1) % 5}", "n": 10,
+            "nll_before": 1.0, "nll_after": 0.9, "ece_before": 0.2, "ece_after": 0.1, "at_bound": False}
+
+
+def predictions(test_fold: int, p: float) -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"P{test_fold}a", "NA"], "fold": test_fold, "group": "negative",
+                         "true": "Cytoplasmic", "predicted": "Cytoplasmic", "Cytoplasmic": [p, 1 - p],
+                         "Extracellular": [1 - p, p]})
+
+
+def test_calibration_files_are_read_back_by_model_whatever_the_order(tmp_path: Path) -> None:
+    records = [record(2, 0.5), record(0, 3.0), record(1, 1.5)]
+    frames = [predictions(2, 0.25), predictions(0, 0.5), predictions(1, 0.75)]
+    document = calibration_document("exp", 42, records)
+    assert [r["test_fold"] for r in document["models"]] == [0, 1, 2]
+    write_json(document, tmp_path / "calibration.json")
+    write_tsv(calibrated_table(records, frames), tmp_path / "calibrated.tsv")
+    read = read_calibrations([tmp_path / "calibration.json"])
+    assert {key: r["temperature"] for key, r in read.items()} == {
+        ("exp", 42, 0, 1, 0): 3.0, ("exp", 42, 1, 2, 0): 1.5, ("exp", 42, 2, 3, 0): 0.5}
+    tables = read_calibrated_predictions([tmp_path / "calibrated.tsv"])
+    assert list(tables) == [("exp", 42, 0, 1, 0), ("exp", 42, 1, 2, 0), ("exp", 42, 2, 3, 0)]  # model order in the file
+    for k, frame in zip((2, 0, 1), frames, strict=True):
+        pd.testing.assert_frame_equal(tables[("exp", 42, k, (k + 1) % 5, 0)], frame)  # "NA" stays an ID
+    with pytest.raises(InputError, match="records of other models given"):
+        calibration_document("exp", 43, records)
+    with pytest.raises(InputError, match="a model calibrated twice"):
+        calibration_document("exp", 42, [*records, record(0, 2.0)])
+
+
+@pytest.mark.parametrize("case", ["per_model", "version", "lacks", "other_seed", "twice", "temperature"])
+def test_bad_calibration_file_is_one_line(tmp_path: Path, case: str) -> None:
+    document = calibration_document("exp", 42, [record(0, 3.0), record(1, 1.5)])
+    paths = [tmp_path / "calibration.json"]
+    expected = {
+        "per_model": "not a locfusion-calibration file",
+        "version": "calibration format version 0, this locfusion reads 1",
+        "lacks": "model record 2 lacks temperature, n",
+        "other_seed": "model record 1 is of experiment 'exp' seed 7, the file of experiment 'exp' seed 42",
+        "twice": "experiment 'exp' seed 42, test fold 0, validation fold 1, grid point 0 calibrated twice",
+        "temperature": "experiment 'exp' seed 42, test fold 1, validation fold 2, grid point 0: temperature nan is not",
+    }[case]
+    if case == "per_model":
+        document = record(0, 3.0)  # what an older locfusion wrote per model
+    elif case == "version":
+        document["format_version"] = 0
+    elif case == "lacks":
+        for key in ("temperature", "n"):
+            del document["models"][1][key]
+    elif case == "other_seed":
+        document["models"][0]["seed"] = 7
+    elif case == "twice":  # the same model in two files
+        paths.append(tmp_path / "again.json")
+        paths[1].write_text(json.dumps(document))
+    elif case == "temperature":
+        document["models"][1]["temperature"] = float("nan")
+    paths[0].write_text(json.dumps(document))
+    with pytest.raises(InputError, match=r"\.json: " + expected.replace("(", r"\(").replace(")", r"\)")) as err:
+        read_calibrations(paths)
+    assert "\n" not in str(err.value)

@@ -31,7 +31,7 @@ from workflow_utils import (
 )
 
 from locfusion.bundle import CHECKSUMS, MANIFEST, embedder_identity, load_bundle
-from locfusion.io import read_id_tsv, sha256_file
+from locfusion.io import sha256_file
 from locfusion.classes import CLASSES
 from locfusion.errors import InputError
 from locfusion.predict import DEEPLOCPRO_OUTPUT_NAMES, OUTPUT_COLUMNS, PROBABILITY_COLUMNS, PredictOptions, predict_proteome
@@ -108,23 +108,36 @@ def library_bundle(tmp: Path, embedders: dict[str, dict], use_group: bool = Fals
     experiment = {"model": model, "embedders": list(embedders), "params": params or {"hidden_dim": 32},
                   "use_group": use_group}
     training = {"epochs": 2, "patience": 2, "batch_size": 16, "lr": 2e-3, "seed": 7}
-    weights, manifests, calibrations = [], [], []
+    weights, manifests, models = [], [], []
     for k in range(5):
         fold = tmp / f"fold_{k}"
         out = {"weights": fold / "model.safetensors", "manifest": fold / "model.json",
                "history": fold / "history.tsv", "predictions": fold / "test_predictions.tsv"}
         pipeline.train_experiment_fold("lib", experiment, training, str(tmp / "dataset.tsv"), shards, k, 5,
                                        str(fold / "checkpoint.pt"), {k_: str(v) for k_, v in out.items()}, threads=1)
-        pipeline.calibrate_model(str(out["weights"]), str(out["manifest"]), str(tmp / "dataset.tsv"),
-                                 str(out["predictions"]), {"calibration": str(fold / "calibration.json"),
-                                                           "predictions": str(fold / "test_predictions_calibrated.tsv")},
-                                 batch_size=16, shards=shards)
         weights.append(out["weights"])
         manifests.append(out["manifest"])
-        calibrations.append(fold / "calibration.json")
+        models.append({"weights": str(out["weights"]), "manifest": str(out["manifest"]),
+                       "predictions": str(out["predictions"])})
+    pipeline.calibrate_models(models, str(tmp / "dataset.tsv"), calibration_out(tmp), CALIBRATE_SETTINGS, shards=shards)
     export_bundle("lib", weights, manifests, shards, embedders, tmp / "dataset.tsv", filt, tmp / "bundle",
-                  calibrations=calibrations)
+                  calibrations=[tmp / "calibration.json"])
     return tmp / "bundle"
+
+
+CALIBRATE_SETTINGS = {0: {"device": "cpu", "batch_size": 16}}  # rule calibrate's per-grid-point settings
+
+
+def calibration_out(directory: Path) -> dict[str, str]:
+    """Rule calibrate's two outputs (one experiment and seed) in `directory`."""
+    return {"calibration": str(directory / "calibration.json"),
+            "predictions": str(directory / "test_predictions_calibrated.tsv")}
+
+
+def fold_model(work: Path, k: int) -> dict[str, str]:
+    """The files of library_bundle's fold model k that rule calibrate reads."""
+    return {"weights": str(work / f"fold_{k}/model.safetensors"), "manifest": str(work / f"fold_{k}/model.json"),
+            "predictions": str(work / f"fold_{k}/test_predictions.tsv")}
 
 
 def independent_fold_probabilities(bundle: Path, fasta: Path, tmp: Path, group: str = "negative",
@@ -766,27 +779,94 @@ def test_bundle_without_a_finite_positive_temperature_is_refused(group_bundle: P
 
 
 def test_export_needs_each_models_own_calibration(group_bundle: Path, tmp_path: Path) -> None:
+    """Each bundled model gets the record of its own (seed, test fold, validation fold, grid point),
+    whatever the order of the records; a model without one, a bad temperature or a file of another
+    format is refused in one line."""
     from locfusion.bundle import export_bundle
 
     work = group_bundle.parent
     weights = [work / f"fold_{k}/model.safetensors" for k in range(5)]
     manifests = [work / f"fold_{k}/model.json" for k in range(5)]
-    calibrations = [work / f"fold_{k}/calibration.json" for k in range(5)]
+    calibration = work / "calibration.json"
+    document = json.loads(calibration.read_text())
     embedders = {"onehot": {"kind": "onehot"}}
     args = ("lib", weights, manifests, {"onehot": [str(work / "onehot.h5")]}, embedders, work / "dataset.tsv",
             {"min_length": 40, "max_length": 1000, "long_policy": "drop"})
-    with pytest.raises(InputError, match="a calibration.json is needed for each of the 5 models"):
+
+    def variant(name: str, models: list) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({**document, "models": models}))
+        return path
+
+    with pytest.raises(InputError, match="the calibration.json of each seed is needed"):
         export_bundle(*args, tmp_path / "none")
-    with pytest.raises(InputError, match=rf"{calibrations[1]}: calibrates test_fold 1, the model has 0"):
-        export_bundle(*args, tmp_path / "swapped", calibrations=[calibrations[1], calibrations[0], *calibrations[2:]])
-    record = json.loads(calibrations[3].read_text())
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({**record, "temperature": -2.0}))
-    with pytest.raises(InputError, match=rf"{bad}: temperature -2.0 is not a finite positive number"):
-        export_bundle(*args, tmp_path / "bad", calibrations=[*calibrations[:3], bad, calibrations[4]])
-    manifest = export_bundle(*args, tmp_path / "ok", calibrations=calibrations)
-    assert [f["temperature"] for f in manifest["folds"]] == [json.loads(c.read_text())["temperature"] for c in calibrations]
+    without_3 = variant("without_3", [r for r in document["models"] if r["test_fold"] != 3])
+    with pytest.raises(InputError, match=rf"{manifests[3]}: no calibration of this model \(experiment 'lib' seed 7, "
+                                         rf"test fold 3, validation fold 4, grid point 0\) in {without_3}"):
+        export_bundle(*args, tmp_path / "missing", calibrations=[without_3])
+    bad = variant("bad", [{**r, "temperature": -2.0} if r["test_fold"] == 3 else r for r in document["models"]])
+    with pytest.raises(InputError, match=rf"{bad}: experiment 'lib' seed 7, test fold 3, validation fold 4, grid point 0: "
+                                         "temperature -2.0 is not a finite positive number"):
+        export_bundle(*args, tmp_path / "bad", calibrations=[bad])
+    old = tmp_path / "per_model.json"  # an older locfusion's calibration.json of one model
+    old.write_text(json.dumps(document["models"][0]))
+    with pytest.raises(InputError, match=rf"{old}: not a locfusion-calibration file"):
+        export_bundle(*args, tmp_path / "old", calibrations=[old])
+    reversed_order = variant("reversed", document["models"][::-1])
+    manifest = export_bundle(*args, tmp_path / "ok", calibrations=[reversed_order])
+    temperatures = {r["test_fold"]: r["temperature"] for r in document["models"]}
+    assert len(set(temperatures.values())) > 1  # else a mix-up of models could not show
+    assert [f["temperature"] for f in manifest["folds"]] == [temperatures[f["test_fold"]] for f in manifest["folds"]]
     assert all(f["calibration"]["fitted_on"] == f"validation fold {f['val_fold']}" for f in manifest["folds"])
+
+
+def test_calibrating_a_seeds_models_together_gives_each_its_own_fit(group_bundle: Path, tmp_path: Path) -> None:
+    """Rule calibrate's one job per seed: each model's record and calibrated test rows are exactly
+    those of calibrating it alone, whatever the order the models are given in."""
+    from locfusion import pipeline
+    from locfusion.calibration_files import read_calibrated_predictions, read_calibrations
+
+    work = group_bundle.parent
+    shards = {"onehot": [str(work / "onehot.h5")]}
+    (tmp_path / "together").mkdir()
+    together = pipeline.calibrate_models([fold_model(work, k) for k in (3, 1, 4, 0, 2)], str(work / "dataset.tsv"),
+                                         calibration_out(tmp_path / "together"), CALIBRATE_SETTINGS, shards=shards)
+    assert [r["test_fold"] for r in together] == [3, 1, 4, 0, 2]  # returned in the order given
+    joint = read_calibrations([tmp_path / "together/calibration.json"])
+    joint_rows = read_calibrated_predictions([tmp_path / "together/test_predictions_calibrated.tsv"])
+    assert len({r["temperature"] for r in together}) > 1  # models with different temperatures: a mix-up would show
+    for k in range(5):
+        alone_dir = tmp_path / f"alone_{k}"
+        alone_dir.mkdir()
+        (alone,) = pipeline.calibrate_models([fold_model(work, k)], str(work / "dataset.tsv"), calibration_out(alone_dir),
+                                             CALIBRATE_SETTINGS, shards=shards)
+        key = ("lib", 7, k, (k + 1) % 5, 0)
+        assert joint[key] == alone and alone["test_fold"] == k
+        (rows,) = read_calibrated_predictions([alone_dir / "test_predictions_calibrated.tsv"]).values()
+        pd.testing.assert_frame_equal(joint_rows[key], rows, check_exact=True)
+        assert set(rows["fold"]) == {k}
+    # The file of one experiment and seed, in model order whatever the input order.
+    document = json.loads((tmp_path / "together/calibration.json").read_text())
+    assert (document["format"], document["experiment"], document["seed"]) == ("locfusion-calibration", "lib", 7)
+    assert [r["test_fold"] for r in document["models"]] == list(range(5))
+    assert (tmp_path / "together/calibration.json").read_bytes() == (work / "calibration.json").read_bytes()
+
+
+def test_a_calibrate_job_takes_one_experiment_and_seed(group_bundle: Path, tmp_path: Path) -> None:
+    from locfusion import pipeline
+
+    work = group_bundle.parent
+    other = tmp_path / "model.json"
+    other.write_text(json.dumps({**json.loads((work / "fold_1/model.json").read_text()), "seed": 8}))
+    models = [fold_model(work, 0), {**fold_model(work, 1), "manifest": str(other)}]
+    with pytest.raises(InputError, match=rf"{other}: a model of experiment 'lib' seed 8 among those of experiment "
+                                         "'lib' seed 7"):
+        pipeline.calibrate_models(models, str(work / "dataset.tsv"), calibration_out(tmp_path), CALIBRATE_SETTINGS,
+                                  shards={"onehot": [str(work / "onehot.h5")]})
+    with pytest.raises(InputError, match="grid point 0, but settings are given for \\[1\\]"):
+        pipeline.calibrate_models([fold_model(work, 0)], str(work / "dataset.tsv"), calibration_out(tmp_path),
+                                  {1: CALIBRATE_SETTINGS[0]}, shards={"onehot": [str(work / "onehot.h5")]})
+    assert not (tmp_path / "calibration.json").exists()
 
 
 def test_predict_divides_each_fold_models_logits_by_its_temperature(group_bundle: Path, tmp_path: Path) -> None:
@@ -819,6 +899,7 @@ def test_temperature_is_fitted_on_the_validation_fold_only(group_bundle: Path, t
     """Relabelling the test fold changes the calibrated test table but not T; relabelling the
     validation fold changes T (so the test can fail)."""
     from locfusion import pipeline
+    from locfusion.calibration_files import read_calibrated_predictions
     from locfusion.classes import CLASSES as ORDER
     from locfusion.dataset import read_dataset
     from locfusion.io import write_tsv
@@ -837,10 +918,10 @@ def test_temperature_is_fitted_on_the_validation_fold_only(group_bundle: Path, t
             table.loc[rows, "label"] = table.loc[rows, "label"].map(shifted)
         write_tsv(table, tmp_path / f"{case}.tsv")
         out = {"calibration": str(tmp_path / f"{case}.json"), "predictions": str(tmp_path / f"{case}_test.tsv")}
-        record = pipeline.calibrate_model(str(fold / "model.safetensors"), str(fold / "model.json"),
-                                          str(tmp_path / f"{case}.tsv"), str(fold / "test_predictions.tsv"), out,
-                                          batch_size=16, shards={"onehot": [str(work / "onehot.h5")]})
-        results[case] = (record, read_id_tsv(out["predictions"]))
+        (record,) = pipeline.calibrate_models([fold_model(work, 0)], str(tmp_path / f"{case}.tsv"), out,
+                                              CALIBRATE_SETTINGS, shards={"onehot": [str(work / "onehot.h5")]})
+        (rows,) = read_calibrated_predictions([out["predictions"]]).values()
+        results[case] = (record, rows)
     base, base_test = results["as_trained"]
     assert base["fitted_on"] == f"validation fold {val_fold}" and base["test_max_abs_difference_to_training"] < 1e-6
     assert base["nll_after"] <= base["nll_before"] and 0 < base["temperature"]

@@ -42,15 +42,20 @@ from workflow_utils import (
     write_config,
 )
 
-RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv",  # one trained model
-             "calibration.json", "test_predictions_calibrated.tsv")  # and its calibration
+RUN_FILES = ("model.safetensors", "model.json", "history.tsv", "test_predictions.tsv")  # one trained model
 FOLD_FILES = ("test_predictions.tsv", "selection.json", "metrics.json")  # its test fold, for one seed
+SEED_FILES = ("calibration.json", "test_predictions_calibrated.tsv")  # every model of one seed (rule calibrate)
 
 
 def fold_paths(experiments: Path, experiment: str, k: int) -> list[Path]:
     """Every file of test fold k of seed 42 (the demo's), single validation fold (k+1) mod 5."""
     fold = experiments / experiment / "seed_42" / f"fold_{k}"
     return [fold / f"val_{(k + 1) % 5}_g0" / n for n in RUN_FILES] + [fold / n for n in FOLD_FILES]
+
+
+def seed_paths(experiments: Path, experiment: str) -> list[Path]:
+    """The calibration files of seed 42, shared by its test folds."""
+    return [experiments / experiment / "seed_42" / n for n in SEED_FILES]
 
 
 def small_config(**training_settings: Any) -> dict[str, Any]:
@@ -225,9 +230,10 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(small_dag
                   for exp in ("fusion", "attention_pooling")}
     untouched = [p for exp, folds in fold_files.items() for k, paths in folds.items() if (exp, k) != ("fusion", 2) for p in paths]
     untouched += [experiments / "attention_pooling/summary.json", *(work / "results/figures/attention_pooling").iterdir(),
-                  *(work / "results/figures").glob("dataset_overview.*")]
+                  *(work / "results/figures").glob("dataset_overview.*"), *seed_paths(experiments, "attention_pooling")]
     before = snapshot(untouched)
-    rerun = snapshot(fold_files["fusion"][2])
+    # The seed's calibrate job reruns for all its models: the retrained one is the same, so are its files.
+    rerun = snapshot(fold_files["fusion"][2] + seed_paths(experiments, "fusion"))
 
     shutil.rmtree(work / "results/checkpoints/fusion/seed_42/fold_2")  # train from scratch, not from its final checkpoint
     args = ("--configfile", "c.yaml", "--cores", "2", "--forcerun",
@@ -239,9 +245,10 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(small_dag
                  "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics",
                  "calibrate", "evaluate_calibration", "compare_calibration", "figure_reliability"):
         assert rules.count(rule) == 1, (rule, rules)
-    assert [job["wildcards"] for job in plan if job["rule"] in ("train", "select_models", "evaluate_fold")] == [
-        "experiment=fusion, seed=42, fold=2, val=3, grid=0", "experiment=fusion, seed=42, fold=2",
-        "experiment=fusion, seed=42, fold=2"]
+    assert {job["rule"]: job["wildcards"] for job in plan
+            if job["rule"] in ("train", "select_models", "evaluate_fold", "calibrate")} == {
+        "train": "experiment=fusion, seed=42, fold=2, val=3, grid=0", "select_models": "experiment=fusion, seed=42, fold=2",
+        "evaluate_fold": "experiment=fusion, seed=42, fold=2", "calibrate": "experiment=fusion, seed=42"}
     for job in plan:  # nothing else: every job is forced or reads what a rerun job writes
         assert "attention_pooling" not in job["wildcards"], job
         assert job["reason"].startswith(("Forced execution", "Input files updated by another job")), job

@@ -47,7 +47,7 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
     assert counts["normalize"] == counts["filter_dataset"] == counts["plan_shards"] == 1
     assert counts["embed"] == shards * len(config["embedders"])
     assert counts["train"] == 2 * 5 and counts["evaluate_fold"] == 10
-    assert counts["calibrate"] == counts["train"] and counts["evaluate_calibration"] == 2
+    assert counts["calibrate"] == 2 * len(config["training"]["seeds"]) and counts["evaluate_calibration"] == 2
     assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
     for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
         assert counts[figure] >= 1
@@ -123,6 +123,7 @@ def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -
     assert priorities["select_models"] == {"0"}
     assert counts["select_models"] == counts["evaluate_fold"] == 2 * 3 * 5
     assert counts["export_bundle"] == 2 and counts["compare_experiments"] == 1
+    assert counts["calibrate"] == 2 * 3  # one job per experiment and seed, over its 40 (fusion) or 20 models
     assert "results/experiments/fusion/seed_3/fold_4/val_0_g1/model.safetensors" in out.stdout
     assert "results/bundles/fusion/seed_2_fold_0_val_3.safetensors" in out.stdout
 
@@ -254,26 +255,35 @@ def test_demo_runs_end_to_end(small_dag: Path) -> None:
 
 
 def test_every_model_is_calibrated_on_its_validation_fold(small_dag: Path) -> None:
-    """Rule calibrate: one finite positive temperature per trained model, fitted on its validation fold,
-    lowering that fold's NLL (guaranteed: T = 1 is a candidate); the tables, figure and bundle carry it."""
+    """Rule calibrate (one job per experiment and seed): one finite positive temperature per trained
+    model, fitted on its validation fold, lowering that fold's NLL (guaranteed: T = 1 is a candidate);
+    the tables, figure and bundle carry it."""
+    from locfusion.calibration_files import read_calibrated_predictions, read_calibrations
+
     results = small_dag / "results"
     dataset = read_id_tsv(results / "data/dataset.tsv")
     for experiment in ("fusion", "attention_pooling"):
         temperatures = {}
         for seed in SEEDS:
-            for k in range(5):
-                run = results / f"experiments/{experiment}/seed_{seed}/fold_{k}/val_{(k + 1) % 5}_g0"
-                fit = json.loads((run / "calibration.json").read_text())
+            seed_dir = results / f"experiments/{experiment}/seed_{seed}"
+            fits = read_calibrations([seed_dir / "calibration.json"])
+            tables = read_calibrated_predictions([seed_dir / "test_predictions_calibrated.tsv"])
+            keys = [(experiment, seed, k, (k + 1) % 5, 0) for k in range(5)]
+            assert sorted(fits) == sorted(tables) == keys  # every model of the seed, no other
+            for key in keys:
+                k = key[2]
+                fit = fits[key]
                 assert fit["fitted_on"] == f"validation fold {(k + 1) % 5}" and fit["test_fold"] == k
                 assert fit["n"] == int((dataset["fold"] == (k + 1) % 5).sum())
                 assert np.isfinite(fit["temperature"]) and fit["temperature"] > 0
                 assert fit["nll_after"] <= fit["nll_before"]
                 assert fit["test_max_abs_difference_to_training"] < 1e-5  # the training job's own test predictions
-                plain = read_id_tsv(run / "test_predictions.tsv")
-                calibrated = read_id_tsv(run / "test_predictions_calibrated.tsv")
+                plain = read_id_tsv(seed_dir / f"fold_{k}/val_{(k + 1) % 5}_g0/test_predictions.tsv")
+                calibrated = tables[key]
                 assert calibrated["id"].tolist() == plain["id"].tolist()
                 assert (calibrated["predicted"] == plain["predicted"]).all()  # one model's top class never moves
                 temperatures[(seed, k)] = fit["temperature"]
+            assert (results / f"logs/calibrate/{experiment}/seed_{seed}.log").is_file()
         table = pd.read_csv(results / f"experiments/{experiment}/calibration.tsv", sep="\t", dtype={"seed": str})
         assert table["seed"].tolist() == [str(s) for s in SEEDS] + ["all"]
         pooled = table.set_index("seed").loc["all"]

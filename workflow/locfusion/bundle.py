@@ -137,19 +137,22 @@ def export_bundle(
     `selection.json` of each (seed, test fold): only the models they ensembled are bundled
     (None: every model given); `shards` the embedding shards per embedder the experiment read;
     `embedder_specs` the config's spec of each of those embedders; `calibrations` the
-    `calibration.json` of each model (rule calibrate), in the order of `weights`: required,
-    as a bundle predicts with each model's temperature.
+    `calibration.json` of each seed (rule calibrate; any order), where each bundled model's
+    record is looked up by its experiment, seed, test fold, validation fold and grid point:
+    required, as a bundle predicts with each model's temperature.
     """
     from safetensors import safe_open
+
+    from .calibration_files import MODEL_COLUMNS, describe_model, model_key, read_calibrations
 
     chosen: set[str] | None = None
     if selections is not None:
         chosen = {str(Path(p).resolve()) for sel in selections for p in json.loads(Path(sel).read_text())["ensembled"]}
-    if calibrations is None or len(calibrations) != len(weights):
-        raise InputError(f"experiment '{experiment}': a calibration.json is needed for each of the {len(weights)} "
-                         "models (rule calibrate)")
+    if not calibrations:
+        raise InputError(f"experiment '{experiment}': the calibration.json of each seed is needed (rule calibrate)")
+    records = read_calibrations(calibrations)
     folds = []
-    for w, m, c in zip(weights, manifests, calibrations, strict=True):
+    for w, m in zip(weights, manifests, strict=True):
         if chosen is not None and str(Path(m).resolve()) not in chosen:
             continue
         fold_manifest = json.loads(Path(m).read_text())
@@ -158,7 +161,14 @@ def export_bundle(
         if embedded.get("test_fold") != fold_manifest.get("test_fold"):
             raise InputError(f"{w}: weights of test fold {embedded.get('test_fold')}, but {m} describes fold "
                              f"{fold_manifest.get('test_fold')}")
-        folds.append((fold_manifest, Path(w), _calibration(Path(c), fold_manifest)))
+        lacking = [k for k in MODEL_COLUMNS if k not in fold_manifest]
+        if lacking:
+            raise InputError(f"{m}: model manifest lacks {', '.join(lacking)}")
+        key = model_key(fold_manifest)
+        if key not in records:
+            raise InputError(f"{m}: no calibration of this model ({describe_model(key)}) in "
+                             f"{', '.join(str(c) for c in calibrations)} (rule calibrate)")
+        folds.append((fold_manifest, Path(w), records[key]))
     if not folds:
         raise InputError(f"experiment '{experiment}': no fold models to bundle")
     folds.sort(key=lambda item: (int(item[0].get("seed", 0)), int(item[0]["test_fold"]), int(item[0]["val_fold"])))
@@ -255,25 +265,6 @@ def export_bundle(
 
 # What the bundle records of each model's calibration (calibration.json of rule calibrate).
 CALIBRATION_KEYS = ("fitted_on", "n", "nll_before", "nll_after", "ece_before", "ece_after", "at_bound")
-
-
-def _calibration(path: Path, fold_manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """A model's calibration.json, checked to be that model's, with a finite positive temperature."""
-    from .calibration import check_temperature
-
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: unreadable calibration ({exc})") from None
-    if not isinstance(record, dict):
-        raise InputError(f"{path}: not a calibration record")
-    for key in ("experiment", "seed", "test_fold", "val_fold", "grid"):
-        if record.get(key) != fold_manifest.get(key):
-            raise InputError(f"{path}: calibrates {key} {record.get(key)!r}, the model has {fold_manifest.get(key)!r}")
-    missing = [k for k in CALIBRATION_KEYS if k not in record]
-    if missing:
-        raise InputError(f"{path}: calibration lacks {', '.join(missing)}")
-    return {**record, "temperature": check_temperature(record.get("temperature"), str(path))}
 
 
 # ----------------------------------------------------------------------------- loading

@@ -248,20 +248,80 @@ def train_experiment_fold(name: str, experiment: Mapping[str, Any], training: Ma
     log.info("best epoch %d (validation MCC %.4f) after %d epochs", result.best_epoch, result.best_val_mcc, result.epochs_run)
 
 
-def calibrate_model(weights: str, manifest: str, dataset: str, train_predictions: str, out: Mapping[str, str],
-                    device: str = "cpu", batch_size: int = 32, threads: int = 1,
-                    packed: Mapping[str, tuple[str, str]] | None = None,
-                    shards: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """Fit one trained model's temperature on its validation fold; write it and its calibrated test predictions.
+def calibrate_models(models: Sequence[Mapping[str, str]], dataset: str, out: Mapping[str, str],
+                     settings: Mapping[int, Mapping[str, Any]], threads: int = 1,
+                     packed: Mapping[str, tuple[str, str]] | None = None,
+                     shards: Mapping[str, Sequence[str]] | None = None) -> list[dict[str, Any]]:
+    """Fit each trained model's temperature on its own validation fold; write all of them and their
+    calibrated test predictions (`out`: calibration, predictions; locfusion.calibration_files).
 
-    Embeddings: memory-mapped from `packed` (array, index) per embedder, else loaded from `shards`.
+    `models`: per model its `weights`, `manifest` (model.json) and `predictions` (the training
+    job's test_predictions.tsv), all of one experiment and seed; `settings`: per grid point the
+    training settings its models ran with (`device`, `batch_size`). Embeddings: memory-mapped
+    from `packed` (array, index) per embedder, else loaded from `shards`.
 
-    Reads only what rule `train` wrote (weights, model.json) and the embeddings it was trained
-    from, so calibration never retrains. The validation fold is the one the model's manifest
-    names (the fold that early-stopped it); the test fold is predicted with the fitted
-    temperature, but nothing on it is used for the fit. The recomputed uncalibrated test
-    probabilities are compared with `train_predictions` (the training job's own), and the
-    largest difference is recorded: 0 on the device and precision it trained at.
+    Why many models in one call: the dataset and the embeddings are read once, and one process
+    (one torch start) serves every model of the seed. Each model sees only its own validation
+    fold for the fit (`model_temperature`), so the result per model is what calibrating it alone gives.
+    """
+    import torch
+
+    from .calibration_files import calibrated_table, calibration_document, model_key
+    from .store import PackedEmbeddings, load_embeddings
+
+    if not models:
+        raise InputError("no trained models to calibrate")
+    torch.set_num_threads(threads)
+    infos = []
+    for files in models:
+        info = json.loads(Path(files["manifest"]).read_text())
+        for key in ("experiment", "embedders", "test_fold", "val_fold", "seed", "grid", "use_group"):
+            if key not in info:
+                raise InputError(f"{files['manifest']}: model manifest lacks {key!r}")
+        infos.append(info)
+    experiment, seed = model_key(infos[0])[:2]
+    for files, info in zip(models, infos, strict=True):
+        if model_key(info)[:2] != (experiment, seed):
+            raise InputError(f"{files['manifest']}: a model of experiment '{info['experiment']}' seed {info['seed']} "
+                             f"among those of experiment '{experiment}' seed {seed}")
+    if not packed and not shards:
+        raise InputError(f"{models[0]['manifest']}: no embeddings given (packed arrays or shards) to calibrate on")
+    data = read_dataset(dataset)
+    names = list(dict.fromkeys(name for info in infos for name in info["embedders"]))
+    missing = [name for name in names if name not in (packed or shards or {})]
+    if missing:
+        raise InputError(f"experiment '{experiment}': no embeddings given for {', '.join(missing)}")
+    embeddings = {name: PackedEmbeddings(*packed[name]) if packed else load_embeddings((shards or {})[name])
+                  for name in names}
+    folds = {int(info[k]) for info in infos for k in ("val_fold", "test_fold")}
+    for store in embeddings.values():  # once for every protein any of the models reads
+        if isinstance(store, PackedEmbeddings):
+            store.verify(data["id"][data["fold"].isin(folds)])
+    records, frames = [], []
+    for files, info in zip(models, infos, strict=True):
+        grid = int(info["grid"])
+        if grid not in settings:
+            raise InputError(f"{files['manifest']}: grid point {grid}, but settings are given for {sorted(settings)}")
+        record, frame = model_temperature(files, info, data, dataset, embeddings, str(settings[grid]["device"]),
+                                          int(settings[grid]["batch_size"]))
+        records.append(record)
+        frames.append(frame)
+    write_json(calibration_document(experiment, seed, records), out["calibration"])
+    write_tsv(calibrated_table(records, frames), out["predictions"], float_format="%.6g")
+    log.info("%s seed %d: %d models calibrated", experiment, seed, len(records))
+    return records
+
+
+def model_temperature(files: Mapping[str, str], info: Mapping[str, Any], data: pd.DataFrame, dataset: str,
+                      embeddings: Mapping[str, Any], device: str, batch_size: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One trained model's temperature, fitted on its validation fold, and its calibrated test predictions.
+
+    Reads only what rule `train` wrote (`files`: weights, manifest `info`, predictions) and the
+    embeddings it was trained from, so calibration never retrains. The validation fold is the
+    one the model's manifest names (the fold that early-stopped it); the test fold is predicted
+    with the fitted temperature, but nothing on it is used for the fit. The recomputed
+    uncalibrated test probabilities are compared with the training job's own, and the largest
+    difference is recorded: 0 on the device and precision it trained at.
     """
     import numpy as np
     import torch
@@ -269,43 +329,31 @@ def calibrate_model(weights: str, manifest: str, dataset: str, train_predictions
     from .calibration import fit_temperature, softmax
     from .classes import CLASSES
     from .device import resolve_device, resolve_training_precision
-    from .store import PackedEmbeddings, load_embeddings
     from .training import ProteinSet, load_fold_model, predict_logits, predictions_frame
 
-    torch.set_num_threads(threads)
-    info = json.loads(Path(manifest).read_text())
-    for key in ("experiment", "embedders", "test_fold", "val_fold", "seed", "grid", "use_group"):
-        if key not in info:
-            raise InputError(f"{manifest}: model manifest lacks {key!r}")
-    model, info = load_fold_model(weights, info)
+    manifest = files["manifest"]
+    model, info = load_fold_model(files["weights"], dict(info))
     run_device = torch.device(resolve_device(device))
     # At the precision it trained at (`auto` as it resolved then); fp16 autocast needs a GPU.
     recorded = str(info.get("trained_on", {}).get("precision") or info.get("training", {}).get("precision", "fp32"))
     recorded = "fp32" if recorded == "auto" or (recorded == "fp16" and run_device.type == "cpu") else recorded
     precision = resolve_training_precision(recorded, str(run_device))
     model.to(run_device)
-    data = read_dataset(dataset)
     val_fold, test_fold = int(info["val_fold"]), int(info["test_fold"])
-    if not packed and not shards:
-        raise InputError(f"{manifest}: no embeddings given (packed arrays or shards) to calibrate on")
-    embeddings = [PackedEmbeddings(*packed[e]) if packed else load_embeddings((shards or {})[e])
-                  for e in info["embedders"]]
     subsets = {"validation": data[data["fold"] == val_fold], "test": data[data["fold"] == test_fold]}
     for part, table in subsets.items():
         if table.empty:
             raise InputError(f"{manifest}: the {part} fold has no proteins in {dataset}")
-    for store in embeddings:
-        if isinstance(store, PackedEmbeddings):
-            store.verify(data["id"][data["fold"].isin([val_fold, test_fold])])
-    sets = {part: ProteinSet(table, embeddings, info["embedders"]) for part, table in subsets.items()}
+    stores = [embeddings[name] for name in info["embedders"]]
+    sets = {part: ProteinSet(table, stores, info["embedders"]) for part, table in subsets.items()}
     logits = {part: predict_logits(model, s, batch_size, precision, bool(info["use_group"]), run_device)
               for part, s in sets.items()}
     fit = fit_temperature(logits["validation"], sets["validation"].labels.numpy())
     calibrated = predictions_frame(sets["test"], softmax(logits["test"], fit.temperature))
-    trained = read_id_tsv(train_predictions)
+    trained = read_id_tsv(files["predictions"])
     recomputed = predictions_frame(sets["test"], softmax(logits["test"]))
     if trained["id"].tolist() != recomputed["id"].tolist():
-        raise InputError(f"{train_predictions}: predicts other proteins than test fold {test_fold} of {dataset}")
+        raise InputError(f"{files['predictions']}: predicts other proteins than test fold {test_fold} of {dataset}")
     difference = float(np.abs(trained[list(CLASSES)].to_numpy(float) - recomputed[list(CLASSES)].to_numpy(float)).max())
     record = {
         "experiment": info["experiment"], "seed": int(info["seed"]), "test_fold": test_fold, "val_fold": val_fold,
@@ -314,13 +362,12 @@ def calibrate_model(weights: str, manifest: str, dataset: str, train_predictions
         "device": str(run_device), "precision": precision,
         "test_max_abs_difference_to_training": difference,
     }
-    write_json(record, out["calibration"])
-    write_tsv(calibrated, out["predictions"], float_format="%.6g")
-    log.info("%s seed %d, test fold %d, validation fold %d: T = %.4g (validation NLL %.4f -> %.4f, ECE %.4f -> %.4f, "
-             "n = %d)%s; recomputed test probabilities differ from training's by <= %.2g", info["experiment"],
-             record["seed"], test_fold, val_fold, fit.temperature, fit.nll_before, fit.nll_after, fit.ece_before,
-             fit.ece_after, fit.n, " at the search bound" if fit.at_bound else "", difference)
-    return record
+    log.info("%s seed %d, test fold %d, validation fold %d, grid point %d: T = %.4g (validation NLL %.4f -> %.4f, "
+             "ECE %.4f -> %.4f, n = %d)%s; recomputed test probabilities differ from training's by <= %.2g",
+             info["experiment"], record["seed"], test_fold, val_fold, record["grid"], fit.temperature, fit.nll_before,
+             fit.nll_after, fit.ece_before, fit.ece_after, fit.n, " at the search bound" if fit.at_bound else "",
+             difference)
+    return record, calibrated
 
 
 def select_models(manifests: Sequence[str], predictions: Sequence[str], grid: Mapping[str, Sequence[Any]],
@@ -344,40 +391,48 @@ def evaluate_calibration(name: str, selections: Sequence[str], predictions: Sequ
 
     Per (seed, test fold), `predictions` is select_models' ensemble (the mean of the selected
     models' probabilities) and the calibrated ensemble is the mean of the same models'
-    calibrated probabilities (rule calibrate), as `locfusion predict` averages them. Rows:
-    one per seed and `all` (every seed's test predictions pooled); the validation columns are
-    means over the ensembled models of their own validation-fold numbers (what the fits saw).
-    Also written: the pooled calibrated ensemble and the reliability bins of both.
+    calibrated probabilities (rule calibrate: `calibrations` and `calibrated` are its
+    calibration.json and test_predictions_calibrated.tsv of each seed, any order), as
+    `locfusion predict` averages them. Rows: one per seed and `all` (every seed's test
+    predictions pooled); the validation columns are means over the ensembled models of their
+    own validation-fold numbers (what the fits saw). Also written: the pooled calibrated
+    ensemble and the reliability bins of both.
     """
     import numpy as np
 
     from .calibration import ECE_BINS, expected_calibration_error, reliability_bins
+    from .calibration_files import describe_model, read_calibrated_predictions, read_calibrations
     from .classes import CLASS_INDEX, CLASSES
     from .cv import ensemble_predictions
     from .metrics import apply_group_remap
 
-    if len(selections) != len(predictions) or len(calibrations) != len(calibrated):
-        raise InputError(f"experiment '{name}': selections, predictions and calibration files do not pair up")
-    runs = {Path(c).resolve().parent: (c, t) for c, t in zip(calibrations, calibrated, strict=True)}
+    if len(selections) != len(predictions):
+        raise InputError(f"experiment '{name}': {len(selections)} selections for {len(predictions)} prediction tables")
+    records = read_calibrations(calibrations)
+    tables = read_calibrated_predictions(calibrated)
     before, after, fits = [], [], []
     for sel_path, pred_path in zip(selections, predictions, strict=True):
         selection = json.loads(Path(sel_path).read_text())
-        frames, seed_fits = [], []
-        for manifest in selection["ensembled"]:
-            run = Path(manifest).resolve().parent
-            if run not in runs:
-                raise InputError(f"{sel_path}: ensembled model {manifest} has no calibration among the inputs")
-            calibration, table = runs[run]
-            seed_fits.append(json.loads(Path(calibration).read_text()))
-            frames.append(read_id_tsv(table))
+        seed, test_fold = int(selection["seed"]), int(selection["test_fold"])
+        models = {m["manifest"]: m for m in selection["models"]}
+        keys = []
+        for manifest in selection["ensembled"]:  # in the order select_models averaged them
+            if manifest not in models:
+                raise InputError(f"{sel_path}: ensembled model {manifest} is not among the selection's models")
+            keys.append((name, seed, test_fold, int(models[manifest]["val_fold"]), int(models[manifest]["grid"])))
+        frames = []
+        for key in keys:
+            if key not in records or key not in tables:
+                raise InputError(f"{sel_path}: ensembled model ({describe_model(key)}) has no calibration among "
+                                 "the inputs")
+            frames.append(tables[key])
         plain = read_id_tsv(pred_path)
         ensemble = ensemble_predictions(frames)
         if ensemble["id"].tolist() != plain["id"].tolist():
             raise InputError(f"{pred_path}: other proteins than the calibrated models of {sel_path} predict")
-        seed = int(selection["seed"])
         before.append(plain.assign(seed=seed))
         after.append(ensemble.assign(seed=seed))
-        fits.extend({**f, "seed": seed} for f in seed_fits)
+        fits.extend({**records[key], "seed": seed} for key in keys)
     plain_all = pd.concat(before, ignore_index=True)
     calibrated_all = pd.concat(after, ignore_index=True)
     scored = {"uncalibrated": plain_all, "calibrated": calibrated_all}

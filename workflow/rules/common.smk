@@ -151,6 +151,33 @@ def run_outputs(name, experiment, seeds=None):
     ]
 
 
+def seed_run_outputs(name):
+    """Input function: file `name` of every model of one (experiment, seed), as the calibrate job reads them."""
+
+    def inputs(wildcards):
+        return run_outputs(name, wildcards.experiment, seeds=[wildcards.seed])
+
+    return inputs
+
+
+def seed_outputs(name, experiment):
+    """File `name` of each seed of `experiment` (the calibrate job's outputs)."""
+    return expand(
+        "results/experiments/{experiment}/seed_{seed}/{name}",
+        experiment=experiment,
+        seed=SEEDS,
+        name=name,
+    )
+
+
+def seed_grid_settings(wildcards):
+    """Per grid point, the training settings of one seed's models (device and batch size, for calibrate)."""
+    return {
+        grid: run_training(config, wildcards.experiment, int(wildcards.seed), grid)
+        for grid in grid_indices(wildcards.experiment)
+    }
+
+
 def candidate_outputs(name):
     """Input function: file `name` of every model a (experiment, seed, test fold) chooses from."""
 

@@ -107,10 +107,10 @@ rule evaluate_calibration:
         predictions=lambda wildcards: fold_outputs(
             "test_predictions.tsv", wildcards.experiment
         ),
-        calibrations=lambda wildcards: run_outputs(
+        calibrations=lambda wildcards: seed_outputs(
             "calibration.json", wildcards.experiment
         ),
-        calibrated=lambda wildcards: run_outputs(
+        calibrated=lambda wildcards: seed_outputs(
             "test_predictions_calibrated.tsv", wildcards.experiment
         ),
     output:

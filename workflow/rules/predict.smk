@@ -53,7 +53,7 @@ rule export_bundle:
         unpack(experiment_shards),
         weights=lambda wildcards: run_outputs("model.safetensors", wildcards.experiment),
         manifests=lambda wildcards: run_outputs("model.json", wildcards.experiment),
-        calibrations=lambda wildcards: run_outputs(
+        calibrations=lambda wildcards: seed_outputs(
             "calibration.json", wildcards.experiment
         ),
         selections=lambda wildcards: fold_outputs(

@@ -54,20 +54,20 @@ rule select_models:
 
 
 rule calibrate:
-    """One trained model's temperature, fitted on its validation fold; its calibrated test predictions."""
+    """Per experiment and seed: each trained model's temperature, fitted on its own validation fold; their calibrated test predictions."""
     input:
         unpack(experiment_packed),
         dataset="results/data/dataset.tsv",
-        weights="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.safetensors",
-        manifest="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/model.json",
-        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/test_predictions.tsv",
+        weights=seed_run_outputs("model.safetensors"),
+        manifests=seed_run_outputs("model.json"),
+        predictions=seed_run_outputs("test_predictions.tsv"),
     output:
-        calibration="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/calibration.json",
-        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}/test_predictions_calibrated.tsv",
+        calibration="results/experiments/{experiment}/seed_{seed}/calibration.json",
+        predictions="results/experiments/{experiment}/seed_{seed}/test_predictions_calibrated.tsv",
     log:
-        "results/logs/calibrate/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.log",
+        "results/logs/calibrate/{experiment}/seed_{seed}.log",
     benchmark:
-        "results/benchmarks/calibrate/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.tsv"
+        "results/benchmarks/calibrate/{experiment}/seed_{seed}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: config["training"]["threads"]
@@ -76,7 +76,9 @@ rule calibrate:
         runtime=attempt_scaled(config["training"]["runtime"]),
         gpu=config["training"]["gpu"],
     params:
-        experiment=run_model,
-        training=run_settings,
+        embedders=lambda wildcards: config["experiments"][wildcards.experiment][
+            "embedders"
+        ],
+        settings=seed_grid_settings,
     script:
         "../scripts/calibrate.py"
