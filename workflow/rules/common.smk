@@ -117,7 +117,8 @@ def train_priority(wildcards):
 
     Training jobs go before the quick jobs that follow them (selection, calibration, figures),
     and a declared higher priority starts an experiment's long jobs first, so that on a few
-    cores its last fold does not begin after the short experiments have taken the cores."""
+    cores its last fold does not begin after the short experiments have taken the cores.
+    """
     return 1 + config["experiments"][wildcards.experiment].get("priority", 0)
 
 

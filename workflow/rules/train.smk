@@ -18,10 +18,10 @@ rule train:
         "results/logs/train/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.log",
     benchmark:
         "results/benchmarks/train/{experiment}/seed_{seed}/fold_{fold}/val_{val}_g{grid}.tsv"
+    priority: train_priority
     conda:
         "../../envs/train.yaml"
     threads: config["training"]["threads"]
-    priority: train_priority
     resources:
         mem_mb=attempt_scaled(config["training"]["mem_mb"]),
         runtime=attempt_scaled(config["training"]["runtime"]),
