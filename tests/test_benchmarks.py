@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from workflow_utils import REPO
 
 
+@pytest.mark.slow  # ~20 s: a full training fold and an ESM-2 embedding through the real code
 def test_gpu_check_runs_at_tiny_size_on_the_cpu(partial_fasta: Path) -> None:
     """Its protein lengths come from the real DeepLocPro proteins: skipped where they are absent."""
     env = {**os.environ, "LOCFUSION_SHARED": str(partial_fasta.parents[2])}

@@ -218,6 +218,7 @@ def ensure_psortb_installed() -> None:
         pytest.fail("PSORTb is installed but its SCL-BLAST databases are not under /usr/lib/psort")
 
 
+@pytest.mark.slow  # PSORTb itself (~1.8 s per protein per core) and its BLAST indexing
 def test_real_psortb_rules_on_six_real_proteins(tmp_path: Path, partial_fasta: Path) -> None:
     """The rules themselves, end to end: 2 real proteins per group, PSORTb run for real
     (one shard, 2 psort processes side by side per group: the offline run covers several shards)."""
