@@ -241,14 +241,14 @@ def test_forcing_one_fold_reruns_only_that_fold_and_what_depends_on_it(small_dag
     dry_run = snakemake(work, "-n", *args)
     plan = planned_jobs(dry_run.stdout + dry_run.stderr)
     rules = [job["rule"] for job in plan]
-    for rule in ("train", "select_models", "evaluate_fold", "evaluate_experiment", "compare_experiments",
+    for rule in ("train", "select_models", "evaluate_experiment", "compare_experiments",
                  "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics",
                  "calibrate", "evaluate_calibration", "compare_calibration", "figure_reliability"):
         assert rules.count(rule) == 1, (rule, rules)
     assert {job["rule"]: job["wildcards"] for job in plan
-            if job["rule"] in ("train", "select_models", "evaluate_fold", "calibrate")} == {
+            if job["rule"] in ("train", "select_models", "calibrate")} == {
         "train": "experiment=fusion, seed=42, fold=2, val=3, grid=0", "select_models": "experiment=fusion, seed=42, fold=2",
-        "evaluate_fold": "experiment=fusion, seed=42, fold=2", "calibrate": "experiment=fusion, seed=42"}
+        "calibrate": "experiment=fusion, seed=42"}
     for job in plan:  # nothing else: every job is forced or reads what a rerun job writes
         assert "attention_pooling" not in job["wildcards"], job
         assert job["reason"].startswith(("Forced execution", "Input files updated by another job")), job

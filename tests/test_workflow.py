@@ -46,7 +46,7 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
     assert counts["download_deeplocpro"] == 1
     assert counts["normalize"] == counts["filter_dataset"] == counts["plan_shards"] == 1
     assert counts["embed"] == shards * len(config["embedders"])
-    assert counts["train"] == 2 * 5 and counts["evaluate_fold"] == 10
+    assert counts["train"] == 2 * 5 and counts["select_models"] == 10 and "evaluate_fold" not in counts
     assert counts["calibrate"] == 2 * len(config["training"]["seeds"]) and counts["evaluate_calibration"] == 2
     assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
     for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
@@ -121,7 +121,7 @@ def test_seeds_nested_cv_and_a_grid_multiply_the_training_jobs(tmp_path: Path) -
             priorities.setdefault(key, set()).add((re.search(r"^\s+priority: (\d+)", block, re.M) or [None, "0"])[1])
     assert priorities["train/fusion"] == {"3"} and priorities["train/attention_pooling"] == {"1"}, priorities
     assert priorities["select_models"] == {"0"}
-    assert counts["select_models"] == counts["evaluate_fold"] == 2 * 3 * 5
+    assert counts["select_models"] == 2 * 3 * 5
     assert counts["export_bundle"] == 2 and counts["compare_experiments"] == 1
     assert counts["calibrate"] == 2 * 3  # one job per experiment and seed, over its 40 (fusion) or 20 models
     assert "results/experiments/fusion/seed_3/fold_4/val_0_g1/model.safetensors" in out.stdout

@@ -508,6 +508,7 @@ def _predictions(path: str, group_remap: bool) -> pd.DataFrame:
 
 
 def evaluate_fold(predictions: str, out: str, group_remap: bool = False) -> dict[str, Any]:
+    """One test fold's metrics from its ensemble's predictions (with DeepLocPro's group remap if asked)."""
     from .metrics import evaluate_fold as fold_metrics
 
     metrics = fold_metrics(_predictions(predictions, group_remap))

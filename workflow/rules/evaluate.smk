@@ -1,25 +1,8 @@
 localrules:
-    evaluate_fold,
     evaluate_experiment,
     compare_experiments,
     evaluate_calibration,
     compare_calibration,
-
-
-rule evaluate_fold:
-    """Accuracy, macro F1, MCC and per-class MCC on one test fold (one seed)."""
-    input:
-        predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/test_predictions.tsv",
-    output:
-        metrics="results/experiments/{experiment}/seed_{seed}/fold_{fold}/metrics.json",
-    log:
-        "results/logs/evaluate_fold/{experiment}/seed_{seed}/fold_{fold}.log",
-    conda:
-        "../../envs/train.yaml"
-    params:
-        group_remap=config["evaluation"]["group_remap"],
-    script:
-        "../scripts/evaluate_fold.py"
 
 
 rule evaluate_experiment:

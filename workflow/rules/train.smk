@@ -36,19 +36,25 @@ rule train:
 
 
 rule select_models:
-    """Per seed and test fold: the grid point with the best mean validation MCC; its models' mean predicts the test fold."""
+    """Per seed and test fold: the grid point with the best mean validation MCC; its models' mean
+    predicts the test fold, and that fold's metrics (accuracy, macro F1, MCC, per-class MCC).
+
+    One job for both: the metrics read nothing but the ensemble just written, and a second
+    interpreter start per fold cost more than the metrics themselves."""
     input:
         manifests=candidate_outputs("model.json"),
         predictions=candidate_outputs("test_predictions.tsv"),
     output:
         predictions="results/experiments/{experiment}/seed_{seed}/fold_{fold}/test_predictions.tsv",
         selection="results/experiments/{experiment}/seed_{seed}/fold_{fold}/selection.json",
+        metrics="results/experiments/{experiment}/seed_{seed}/fold_{fold}/metrics.json",
     log:
         "results/logs/select_models/{experiment}/seed_{seed}/fold_{fold}.log",
     conda:
         "../../envs/train.yaml"
     params:
         grid=lambda wildcards: config["experiments"][wildcards.experiment]["grid"],
+        group_remap=config["evaluation"]["group_remap"],
     script:
         "../scripts/select_models.py"
 
