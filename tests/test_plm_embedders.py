@@ -240,7 +240,8 @@ def unirep64():
     return unirep(64)
 
 
-@pytest.mark.parametrize("size", [64, 256, 1900])
+# The larger real models run the same code as UniRep-64: in the slow tier (seconds each, to load them).
+@pytest.mark.parametrize("size", [64, 256, pytest.param(1900, marks=pytest.mark.slow)])
 def test_unirep_shapes_and_batching(size):
     emb = unirep(size)
     assert emb.dim == size and emb.max_residues is None
@@ -296,7 +297,8 @@ def test_unirep_target_columns():
 @pytest.mark.parametrize(
     "size, precision, n_seqs, max_ratio",
     # 1900 in bf16: ~18 s where bf16 is emulated (CPUs without AVX-512 BF16), so in the slow tier.
-    [(64, "fp32", 60, 0.95), (256, "fp32", 60, 0.95), pytest.param(1900, "bf16", 12, 0.90, marks=pytest.mark.slow)],
+    [(64, "fp32", 60, 0.95), pytest.param(256, "fp32", 60, 0.95, marks=pytest.mark.slow),
+     pytest.param(1900, "bf16", 12, 0.90, marks=pytest.mark.slow)],
 )
 def test_unirep_real_weights_beat_frequency_baseline(size, precision, n_seqs, max_ratio, real_proteins, eval_proteins):
     test = eval_proteins[:n_seqs]
@@ -306,7 +308,7 @@ def test_unirep_real_weights_beat_frequency_baseline(size, precision, n_seqs, ma
     assert ppl < max_ratio * baseline, (ppl, baseline)
 
 
-@pytest.mark.parametrize("size", [64, 1900])
+@pytest.mark.parametrize("size", [64, pytest.param(1900, marks=pytest.mark.slow)])
 def test_unirep_permuted_weights_are_far_worse(size, real_proteins, eval_proteins, tmp_path):
     rng = np.random.default_rng(0)
     from locfusion.embedders.unirep import packaged_weights

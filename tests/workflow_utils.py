@@ -71,7 +71,8 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
 
 SMALL_DAG_SEEDS = [42, 43]
 MISSING_LOOKING_IDS = ["NA", "N/A", "null", "nan", "None"]
-TINY_FUSION = {"hidden_dim": 16, "attention_heads": 2, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
+# One cross-attention head, as the demo (its L x L softmax is most of a step; several heads: tests/test_models.py).
+TINY_FUSION = {"hidden_dim": 16, "attention_heads": 1, "lstm_hidden": 8, "pool_heads": 2, "classifier_hidden": 16}
 SMALL_DAG_AP_EPOCHS = 15  # the demo's attention pooling (100 epochs) shortened; it must still clear the learning floor
 SMALL_DAG_QUERY = (40, 2)  # rule predict's proteins: the first 40 of <= 1,000 residues, then 2 longer (cropped)
 SMALL_DAG_EXPLAIN_IDS = ["NA"]  # rule predict's track plots: the first query protein, an ID pandas would read as missing
