@@ -11,7 +11,7 @@ CORES ?= 2
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
-	@echo "make test   - run the tests (all but the slow tier: SLURM cluster, kill-and-resume; ~10 min)"
+	@echo "make test   - run the tests (all but the slow tier: SLURM cluster, kill-and-resume, real PSORTb, ...; ~10 min)"
 	@echo "make test-slow - the slow tier alone; make test TESTS=all runs everything (CI)"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62): fusion vs attention pooling, one seed (fits ~150 min on 2 cores)"
@@ -118,7 +118,8 @@ offline-leakage: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --profile profiles/demo --report results/report.html
 
-# make test: every test but the `slow` tier (a real SLURM cluster, kill-and-resume runs);
+# make test: every test but the `slow` tier (a real SLURM cluster, kill-and-resume runs, real PSORTb,
+# the larger UniRep models, ...: the marker in pyproject.toml lists them);
 # under 10 minutes on 2 cores, venv included. make test-slow: that tier alone.
 # make test TESTS=all: both in one session, the shared workflow run built once (what CI runs).
 TESTS ?= fast
