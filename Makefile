@@ -7,6 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
+# Bytecode: the environment may set PYTHONDONTWRITEBYTECODE (many containers do), and then every
+# interpreter start, each Snakemake job being one, compiles all it imports again. make's targets
+# let Python cache bytecode as it imports (each module compiled once, on first use), and each venv
+# warms that cache with the imports of a training job and of Snakemake, so that running
+# .venv/bin/snakemake outside make starts fast too. pip installs without compiling: compiling all
+# of .venv (~15,700 files, most never imported: transformers, sympy, ...) took ~1 min on 2 cores.
+export PYTHONDONTWRITEBYTECODE :=
+
 .PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage offline-learning-curve
 
 help:
@@ -44,13 +52,6 @@ $(ESMC_STAMP): pyproject.toml requirements-esmc.lock
 	$(ESMC_VENV)/bin/python -c "import torch, esm.models.esmc"
 	touch $(ESMC_STAMP)
 
-# Bytecode: the environment may set PYTHONDONTWRITEBYTECODE (many containers do), and then every
-# interpreter start, each Snakemake job being one, compiles all it imports again. make's targets
-# let Python cache bytecode as it imports (each module compiled once, on first use), and each venv
-# warms that cache with the imports of a training job and of Snakemake, so that running
-# .venv/bin/snakemake outside make starts fast too. pip installs without compiling: compiling all
-# of .venv (~15,700 files, most never imported: transformers, sympy, ...) took ~1 min on 2 cores.
-export PYTHONDONTWRITEBYTECODE :=
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)

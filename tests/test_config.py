@@ -13,6 +13,7 @@ from locfusion.cv import run_experiment, run_training
 from locfusion.embedders import available_kinds, build_embedder
 from locfusion.errors import InputError
 from workflow_utils import merge_configs as merged
+from workflow_utils import rule_blocks
 
 REPO = Path(__file__).resolve().parent.parent
 OFFLINE = REPO / "resources" / "offline_study"
@@ -72,6 +73,10 @@ def test_an_experiments_priority_schedules_but_does_not_change_its_runs() -> Non
     before = run_experiment(config, "fusion", 0)
     config["experiments"]["fusion"]["priority"] = 2
     assert run_experiment(validate_config(config), "fusion", 0) == before
+    # Nor what the rules that read whole specs get as params (a params change would rerun them).
+    blocks = rule_blocks()
+    for rule in ("compare_experiments", "export_bundle", "extra_learning_curve"):
+        assert "experiment_identity(" in blocks[rule], rule
     config["experiments"]["fusion"]["priority"] = -1
     with pytest.raises(InputError, match="experiments.fusion.priority"):
         validate_config(config)

@@ -252,6 +252,9 @@ def test_learning_curves_group_experiments_by_model_and_inputs() -> None:
     assert curve_experiments(experiments) == ["base", "plus", "all"]
     other_lr = {**experiments, "plus": {**experiments["plus"], "training": {"lr": 0.1}}}
     assert curve_experiments(other_lr) == ["base", "all", "plus"]  # two curves: base + all, and plus alone
+    # A job priority only orders jobs: the largest point scheduled first stays on its curve.
+    prioritized = {**experiments, "all": {**experiments["all"], "priority": 2}}
+    assert curve_experiments(prioritized) == ["base", "plus", "all"]
     with pytest.raises(InputError, match="extra_training_size -1"):
         curve_experiments({"x": {"model": "m", "embedders": ["a"], "extra_training_size": -1}})
 

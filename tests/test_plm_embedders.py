@@ -240,7 +240,7 @@ def unirep64():
     return unirep(64)
 
 
-# The larger real models run the same code as UniRep-64: in the slow tier (seconds each, to load them).
+# UniRep-1900 runs the same code as UniRep-64 and -256: in the slow tier (seconds, to load it).
 @pytest.mark.parametrize("size", [64, 256, pytest.param(1900, marks=pytest.mark.slow)])
 def test_unirep_shapes_and_batching(size):
     emb = unirep(size)

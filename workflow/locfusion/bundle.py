@@ -68,7 +68,6 @@ from .io import sha256_file
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_FORMAT_VERSION",
-    "CALIBRATION_KEYS",
     "CHECKSUMS",
     "MANIFEST",
     "Bundle",
@@ -143,7 +142,7 @@ def export_bundle(
     """
     from safetensors import safe_open
 
-    from .calibration_files import MODEL_COLUMNS, describe_model, model_key, read_calibrations
+    from .calibration_files import FIT_KEYS, MODEL_COLUMNS, describe_model, model_key, read_calibrations
 
     chosen: set[str] | None = None
     if selections is not None:
@@ -220,7 +219,7 @@ def export_bundle(
             "best_epoch": int(fold_manifest["best_epoch"]),
             "best_val_mcc": float(fold_manifest["best_val_mcc"]),
             "temperature": calibration["temperature"],
-            "calibration": {key: calibration[key] for key in CALIBRATION_KEYS},
+            "calibration": {key: calibration[key] for key in FIT_KEYS},
         })
 
     manifest = {
@@ -263,8 +262,6 @@ def export_bundle(
     return manifest
 
 
-# What the bundle records of each model's calibration (calibration.json of rule calibrate).
-CALIBRATION_KEYS = ("fitted_on", "n", "nll_before", "nll_after", "ece_before", "ece_after", "at_bound")
 
 
 # ----------------------------------------------------------------------------- loading

@@ -37,6 +37,7 @@ from .calibration import check_temperature
 from .errors import InputError
 
 __all__ = [
+    "FIT_KEYS",
     "CALIBRATION_FORMAT",
     "CALIBRATION_FORMAT_VERSION",
     "MODEL_COLUMNS",
@@ -53,8 +54,9 @@ CALIBRATION_FORMAT = "locfusion-calibration"
 CALIBRATION_FORMAT_VERSION = 1
 # What names one trained model, in the records and as the first columns of the predictions table.
 MODEL_COLUMNS = ("experiment", "seed", "test_fold", "val_fold", "grid")
-# Besides the model columns, what every record must hold (its fit on the validation fold).
-FIT_KEYS = ("temperature", "fitted_on", "n", "nll_before", "nll_after", "ece_before", "ece_after", "at_bound")
+# Besides the model columns and its temperature, what every record must hold: the fit on the
+# validation fold (a bundle's manifest keeps these beside each fold model's temperature).
+FIT_KEYS = ("fitted_on", "n", "nll_before", "nll_after", "ece_before", "ece_after", "at_bound")
 
 ModelKey = tuple[str, int, int, int, int]  # experiment, seed, test fold, validation fold, grid point
 
@@ -66,6 +68,7 @@ def model_key(record: Mapping[str, Any]) -> ModelKey:
 
 
 def describe_model(key: ModelKey) -> str:
+    """A model in words, for the one-line errors that name it."""
     experiment, seed, test_fold, val_fold, grid = key
     return f"experiment '{experiment}' seed {seed}, test fold {test_fold}, validation fold {val_fold}, grid point {grid}"
 
@@ -117,7 +120,7 @@ def read_calibrations(paths: Sequence[str | os.PathLike[str]]) -> dict[ModelKey,
         for number, record in enumerate(models, 1):
             if not isinstance(record, dict):
                 raise InputError(f"{path}: model record {number} is not an object")
-            missing = [k for k in (*MODEL_COLUMNS, *FIT_KEYS) if k not in record]
+            missing = [k for k in (*MODEL_COLUMNS, "temperature", *FIT_KEYS) if k not in record]
             if missing:
                 raise InputError(f"{path}: model record {number} lacks {', '.join(missing)}")
             key = model_key(record)

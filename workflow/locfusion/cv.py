@@ -65,10 +65,20 @@ def split_grid_point(point: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Keys of an experiment that only order jobs (rule train's priority): not part of what a run, a
+# learning curve or a comparison is, so rule params carry the spec without them and changing one
+# reruns nothing.
+SCHEDULING_KEYS = ("priority",)
+
+
+def experiment_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """An experiment's spec without its scheduling-only keys (SCHEDULING_KEYS)."""
+    return {key: value for key, value in spec.items() if key not in SCHEDULING_KEYS}
+
+
 def run_experiment(config: Mapping[str, Any], name: str, grid_index: int) -> dict[str, Any]:
     """Experiment `name` as grid point `grid_index` trains it: its params with the point's overrides."""
-    experiment = dict(config["experiments"][name])
-    experiment.pop("priority", None)  # scheduling only (rule train's priority): not part of what a run is
+    experiment = experiment_identity(config["experiments"][name])
     overrides = split_grid_point(_point(config, name, grid_index))
     experiment["params"] = {**experiment.get("params", {}), **overrides["params"]}
     return experiment

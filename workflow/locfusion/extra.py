@@ -346,8 +346,11 @@ def run_exclusion(extras: str, dataset: str, splits: Sequence[tuple[int, int]], 
 
 def curve_key(experiment: Mapping[str, Any]) -> str:
     """Experiments on one learning curve: everything but `extra_training_size` the same (model,
-    embedders, params, group input, training overrides, grid)."""
-    return json.dumps({k: v for k, v in experiment.items() if k != "extra_training_size"}, sort_keys=True, default=str)
+    embedders, params, group input, training overrides, grid); scheduling keys do not count."""
+    from .cv import experiment_identity
+
+    same = {k: v for k, v in experiment_identity(experiment).items() if k != "extra_training_size"}
+    return json.dumps(same, sort_keys=True, default=str)
 
 
 def curves(experiments: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:

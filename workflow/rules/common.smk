@@ -12,6 +12,7 @@ sys.path.insert(0, str(LIBRARY_DIR))
 
 from locfusion.config import SCHEMA_PATH, validate_config  # noqa: E402
 from locfusion.cv import (
+    experiment_identity,
     grid_points,
     run_experiment,
     run_training,

@@ -72,7 +72,10 @@ rule compare_experiments:
     conda:
         "../../envs/train.yaml"
     params:
-        experiments=config["experiments"],
+        experiments={
+            name: experiment_identity(spec)
+            for name, spec in config["experiments"].items()
+        },
         comparisons=config["comparisons"],
         deeplocpro=config["evaluation"]["deeplocpro_predictions"],
         n_folds=N_FOLDS,

@@ -193,7 +193,10 @@ rule extra_learning_curve:
     conda:
         "../../envs/data.yaml"
     params:
-        experiments={name: config["experiments"][name] for name in CURVE_EXPERIMENTS},
+        experiments={
+            name: experiment_identity(config["experiments"][name])
+            for name in CURVE_EXPERIMENTS
+        },
     script:
         "../scripts/extra_learning_curve.py"
 

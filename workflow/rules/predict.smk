@@ -68,7 +68,9 @@ rule export_bundle:
     conda:
         "../../envs/train.yaml"
     params:
-        experiment=lambda wildcards: config["experiments"][wildcards.experiment],
+        experiment=lambda wildcards: experiment_identity(
+            config["experiments"][wildcards.experiment]
+        ),
         embedders=lambda wildcards: {
             name: config["embedders"][name]
             for name in config["experiments"][wildcards.experiment]["embedders"]
