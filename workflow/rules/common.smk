@@ -174,7 +174,8 @@ def seed_outputs(name, experiment):
 
 def seed_grid_settings(wildcards):
     """Per grid point, the device and batch size one seed's models ran with: all rule calibrate
-    uses of their training settings, so a change to any other setting does not rerun it by itself."""
+    uses of their training settings, so a change to any other setting does not rerun it by itself.
+    """
     settings = {
         grid: run_training(config, wildcards.experiment, int(wildcards.seed), grid)
         for grid in grid_indices(wildcards.experiment)
