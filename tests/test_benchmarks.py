@@ -24,3 +24,24 @@ def test_gpu_check_runs_at_tiny_size_on_the_cpu(partial_fasta: Path) -> None:
     assert any(line.startswith("training: ") and "fusion" in line for line in lines)
     assert any(line.strip().startswith("epoch 1: ") and "residues per epoch-second" in line for line in lines)
     assert any(line.startswith("embedding: random ESM-2 2 layers") and "residues/s" in line for line in lines)
+
+
+def test_study_scale_samples_batches_across_an_epochs_lengths() -> None:
+    """The throughput sample stands for an epoch: one whole bucketed batch from each length stratum,
+    shortest to longest (a few random batches would move the rate with their lengths)."""
+    sys.path[:0] = [str(REPO / "benchmarks"), str(REPO / "workflow")]
+    try:
+        import study_scale
+    finally:
+        del sys.path[:2]
+    import numpy as np
+
+    lengths = np.random.default_rng(3).integers(40, 1001, size=640)  # an epoch of 20 batches of 32
+    batches = study_scale.stratified_batches(lengths, 4)
+    assert [len(b) for b in batches] == [32] * 4
+    assert len(set(np.concatenate(batches).tolist())) == 128  # distinct proteins
+    longest = [int(lengths[b].max()) for b in batches]
+    assert longest == sorted(longest) and len(set(longest)) == 4
+    # bucketed: each batch is a narrow slice of lengths, and the strata span the epoch's range
+    assert all(int(lengths[b].max() - lengths[b].min()) < 150 for b in batches)
+    assert longest[0] < np.quantile(lengths, 0.3) and longest[-1] > np.quantile(lengths, 0.7)
