@@ -27,10 +27,20 @@ def study_config(**training_overrides: object) -> dict:
 
 def test_experiment_overrides_only_its_own_training_settings() -> None:
     config = validate_config(study_config(precision="bf16", lr=3e-4))
-    expected = {k: v for k, v in config["training"].items() if k != "seeds"}
+    # seeds: one per job; optional settings left off (null): no part of a job's params
+    expected = {k: v for k, v in config["training"].items() if k != "seeds" and v is not None}
+    assert config["training"]["train_max_length"] is None
     assert run_training(config, "attention_pooling", 42, 0) == {**expected, "precision": "bf16", "lr": 3e-4, "seed": 42}
     assert run_training(config, "fusion", 7, 0) == {**expected, "seed": 7}
     assert config["training"]["precision"] == "fp32"  # the global section is untouched
+
+
+def test_a_training_crop_is_a_setting_of_the_runs_that_set_it() -> None:
+    config = validate_config(study_config(train_max_length=500))
+    assert run_training(config, "attention_pooling", 42, 0)["train_max_length"] == 500
+    assert "train_max_length" not in run_training(config, "fusion", 42, 0)
+    with pytest.raises(InputError, match=r"'experiments\.attention_pooling\.training\.train_max_length': 1 is less than"):
+        validate_config(study_config(train_max_length=1))
 
 
 def test_experiments_without_overrides_get_empty_mappings() -> None:

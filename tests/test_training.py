@@ -18,6 +18,7 @@ from locfusion.training import (
     ProteinSet,
     TrainingSettings,
     class_weight_vector,
+    crop_rows,
     fold_split,
     predict_proba,
     train_fold,
@@ -123,6 +124,38 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path: Path, monkeypat
         assert torch.equal(value, resumed.state_dict()[key]), key
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(history) == drop(ref_history)
+
+
+def test_a_training_crop_keeps_each_long_proteins_terminal_rows() -> None:
+    rows = torch.arange(10 * 3, dtype=torch.float16).reshape(10, 3)
+    assert torch.equal(crop_rows(rows, 5), torch.cat([rows[:3], rows[8:]]))  # 3 N-terminal + 2 C-terminal
+    assert crop_rows(rows, 10) is rows
+    train, _ = toy_sets()
+    longest = int(train.lengths.argmax())
+    n = int(train.lengths[longest])
+    inputs, lengths, _, _ = train.batch(np.array([longest, int(train.lengths.argmin())]), max_length=n - 3)
+    assert lengths.tolist() == [n - 3, int(train.lengths.min())]
+    assert inputs[0].shape[1] == n - 3
+    whole = train.features[0][longest].float()
+    assert torch.equal(inputs[0][0], torch.cat([whole[: n - 3 - (n - 3) // 2], whole[n - (n - 3) // 2 :]]))
+    assert np.array_equal(train.cropped_lengths(n - 3), np.minimum(train.lengths, n - 3))
+
+
+def test_a_training_crop_changes_training_only_where_it_cuts(tmp_path: Path) -> None:
+    """A crop no protein exceeds trains the same bits as none; a shorter one trains another model
+    (another run: the uncropped run's checkpoint is not resumed). Validation reads whole proteins."""
+    train, val = toy_sets()
+    base = TrainingSettings(epochs=2, patience=2, batch_size=16, seed=1)
+    longest = int(train.lengths.max())
+    reference, history, _ = train_fold(SPEC, base, train, val, tmp_path / "a.pt")
+    same, _, _ = train_fold(SPEC, TrainingSettings(**{**base.__dict__, "train_max_length": longest}), train, val,
+                            tmp_path / "b.pt")
+    for key, value in reference.state_dict().items():
+        assert torch.equal(value, same.state_dict()[key]), key
+    cropped, _, result = train_fold(SPEC, TrainingSettings(**{**base.__dict__, "train_max_length": 10}), train, val,
+                                    tmp_path / "a.pt")
+    assert result.resumed_from == 0
+    assert any(not torch.equal(v, cropped.state_dict()[k]) for k, v in reference.state_dict().items())
 
 
 def test_checkpoint_of_another_run_is_ignored(tmp_path: Path) -> None:

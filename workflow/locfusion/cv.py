@@ -89,6 +89,9 @@ def run_training(config: Mapping[str, Any], name: str, seed: int, grid_index: in
     overrides = split_grid_point(_point(config, name, grid_index))
     settings = {**config["training"], **config["experiments"][name].get("training", {}), **overrides["training"]}
     settings.pop("seeds", None)
+    # Optional settings left off (null) stay out, as they do of a checkpoint's identity: a job's
+    # params, and so its outputs, do not change when a new optional setting is added.
+    settings = {key: value for key, value in settings.items() if value is not None}
     settings["seed"] = int(seed)
     return settings
 

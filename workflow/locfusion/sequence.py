@@ -20,6 +20,7 @@ __all__ = [
     "VALID_AA",
     "crop_sequence",
     "effective_limit",
+    "terminal_windows",
     "validate_sequence",
 ]
 
@@ -44,13 +45,19 @@ def crop_sequence(seq: str, max_length: int) -> str:
     outer-membrane beta-strand signals at the C-terminus), so the middle goes.
     A sequence of at most `max_length` residues is returned unchanged.
     """
-    if max_length < 1:
-        raise ValueError(f"max_length must be >= 1, got {max_length}")
     if len(seq) <= max_length:
         return seq
-    n_head = math.ceil(max_length / 2)
-    n_tail = max_length - n_head  # floor(max_length / 2); may be 0, so no seq[-0:]
+    n_head, n_tail = terminal_windows(max_length)
     return seq[:n_head] + seq[len(seq) - n_tail :]
+
+
+def terminal_windows(max_length: int) -> tuple[int, int]:
+    """Residues kept from the N- and from the C-terminus when cropping to `max_length`:
+    ceil(max_length / 2) and floor(max_length / 2) (the tail may be 0: slice with len - n_tail, not -0)."""
+    if max_length < 1:
+        raise ValueError(f"max_length must be >= 1, got {max_length}")
+    n_head = math.ceil(max_length / 2)
+    return n_head, max_length - n_head
 
 
 def effective_limit(max_length: int | None, max_residues: int | None) -> int | None:

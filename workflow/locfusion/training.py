@@ -38,6 +38,7 @@ from .errors import InputError, listed
 from .io import atomic_path, write_json, write_tsv
 from .metrics import GLOBAL_METRICS, classification_metrics
 from .models import build_model
+from .sequence import terminal_windows
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class TrainingSettings:
     class_weights: bool = field(default_factory=schema_default("training", "class_weights"))
     precision: str = field(default_factory=schema_default("training", "precision"))
     bucketed_batches: bool = field(default_factory=schema_default("training", "bucketed_batches"))
+    train_max_length: int | None = field(default_factory=schema_default("training", "train_max_length"))
     seed: int = field(default_factory=schema_default("training", "seeds", 0))  # one run's; config `seeds` lists all
     device: str = field(default_factory=schema_default("training", "device"))  # where it runs: not in a run's identity
 
@@ -133,11 +135,30 @@ class ProteinSet:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def batch(self, indices: np.ndarray) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(padded inputs per embedder, lengths, labels, groups) for the given indices."""
+    def batch(self, indices: np.ndarray, max_length: int | None = None,
+              ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(padded inputs per embedder, lengths, labels, groups) for the given indices; with
+        `max_length`, longer proteins give only their N- and C-terminal windows' rows
+        (`cropped_lengths` are the lengths such batches have)."""
         idx = torch.as_tensor(indices, dtype=torch.long)
-        inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
-        return inputs, torch.as_tensor(self.lengths[indices]), self.labels[idx], self.groups[idx]
+        if max_length is None:
+            inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
+        else:
+            inputs = [pad_batch([crop_rows(feats[i], max_length) for i in indices]) for feats in self.features]
+        return inputs, torch.as_tensor(self.cropped_lengths(max_length)[indices]), self.labels[idx], self.groups[idx]
+
+    def cropped_lengths(self, max_length: int | None) -> np.ndarray:
+        """Every protein's length as `batch(..., max_length)` gives it (for bucketing)."""
+        return self.lengths if max_length is None else np.minimum(self.lengths, max_length)
+
+
+def crop_rows(rows: torch.Tensor, max_length: int) -> torch.Tensor:
+    """A protein's per-residue rows cut to its N- and C-terminal windows (`sequence.terminal_windows`);
+    a protein of at most `max_length` residues is returned as it is (no copy)."""
+    if rows.shape[0] <= max_length:
+        return rows
+    n_head, n_tail = terminal_windows(max_length)
+    return torch.cat([rows[:n_head], rows[rows.shape[0] - n_tail :]])
 
 
 def class_weight_vector(labels: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
@@ -292,7 +313,8 @@ def train_fold(
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     loss_fn = make_loss(settings, train.labels).to(device)
     # A run resumes on another device, but not at another precision (`auto` may resolve differently there).
-    identity = {k: v for k, v in asdict(settings).items() if k != "device"} | {"precision": precision}
+    # An optional setting left off (null) is no part of it, so adding one keeps earlier checkpoints valid.
+    identity = {k: v for k, v in asdict(settings).items() if k != "device" and v is not None} | {"precision": precision}
     run_id = fingerprint(identity, asdict(experiment), data_fingerprint, train.dims)
 
     history: list[dict[str, Any]] = []
@@ -325,8 +347,9 @@ def train_fold(
         model.train()
         rng = np.random.default_rng([settings.seed, epoch])
         total, count = 0.0, 0
-        for indices in make_batches(train.lengths, settings.batch_size, rng, settings.bucketed_batches):
-            inputs, lengths, labels, groups = to_device(train.batch(indices), device)
+        crop = settings.train_max_length
+        for indices in make_batches(train.cropped_lengths(crop), settings.batch_size, rng, settings.bucketed_batches):
+            inputs, lengths, labels, groups = to_device(train.batch(indices, crop), device)
             optimizer.zero_grad(set_to_none=True)
             with autocast(precision, device):
                 logits = model(inputs, lengths, groups if experiment.use_group else None)
