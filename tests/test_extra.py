@@ -368,7 +368,11 @@ def test_psortb_extra_config_plans_the_learning_curve(tmp_path: Path, overlay: s
     assert len(with_extras) == 2 and counts["train"] == 5 * len(config["experiments"])
     (points,) = curves(config["experiments"]).values()  # one curve: everything but the extra proteins alike
     assert len(points) == 3 and set(with_extras) < set(points)
-    assert counts["embed_extra"] == 2 * len({e for n in points for e in config["experiments"][n]["embedders"]})
+    embedders = {e for n in config["experiments"].values() for e in n["embedders"]}
+    extra_embedders = {e for n in points for e in config["experiments"][n]["embedders"]}
+    extra_shards = config["embed"].get("extra_shards") or config["embed"]["shards"]
+    assert counts["embed_extra"] == extra_shards * len(extra_embedders)
+    assert counts["embed"] == config["embed"]["shards"] * len(embedders)  # the core's shards stay as they are
 
 
 def test_psortb_training_set_without_psortb_is_one_line_with_the_install_command(tmp_path: Path) -> None:

@@ -41,6 +41,19 @@ N_FOLDS = config["data"]["n_folds"]
 FOLDS = list(range(N_FOLDS))
 N_SHARDS = config["embed"]["shards"]
 SHARDS = list(range(N_SHARDS))
+N_EXTRA_SHARDS = config["embed"]["extra_shards"] or N_SHARDS
+EXTRA_SHARDS = list(range(N_EXTRA_SHARDS))
+
+
+def embed_settings():
+    """`embed:` as the embedding jobs' params, without `extra_shards`: how the extra proteins are
+    split into jobs reaches those jobs through their shard plan (an input), and no other embedding
+    depends on it, so setting it reruns nothing that exists."""
+    return {
+        key: value for key, value in config["embed"].items() if key != "extra_shards"
+    }
+
+
 LIBRARY = LIBRARY_DIR / "locfusion"
 SEEDS = config["training"]["seeds"]
 CV_SCHEME = config["cv"]
@@ -356,7 +369,7 @@ def train_shards(wildcards):
             shards[name] = shards[name] + expand(
                 "results/embeddings/{embedder}/extra/shard_{shard}.h5",
                 embedder=name,
-                shard=SHARDS,
+                shard=EXTRA_SHARDS,
             )
     return shards
 

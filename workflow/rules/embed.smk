@@ -50,7 +50,7 @@ rule embed:
         gpu=config["embed"]["gpu"],
     params:
         spec=lambda wildcards: config["embedders"][wildcards.embedder],
-        embed=config["embed"],
+        embed=embed_settings(),
         filter=config["filter"],
     script:
         "../scripts/embed.py"

@@ -95,7 +95,7 @@ rule plan_extra_shards:
     conda:
         "../../envs/data.yaml"
     params:
-        n_shards=N_SHARDS,
+        n_shards=N_EXTRA_SHARDS,
     script:
         "../scripts/plan_shards.py"
 
@@ -120,7 +120,7 @@ rule embed_extra:
         gpu=config["embed"]["gpu"],
     params:
         spec=lambda wildcards: config["embedders"][wildcards.embedder],
-        embed=config["embed"],
+        embed=embed_settings(),
         filter=config["filter"],
     script:
         "../scripts/embed.py"
@@ -131,7 +131,8 @@ rule check_extra_embeddings:
     input:
         dataset="results/data/extra_proteins.tsv",
         h5=expand(
-            "results/embeddings/{{embedder}}/extra/shard_{shard}.h5", shard=SHARDS
+            "results/embeddings/{{embedder}}/extra/shard_{shard}.h5",
+            shard=EXTRA_SHARDS,
         ),
     output:
         check="results/embeddings/{embedder}/extra/check.json",
@@ -149,7 +150,8 @@ rule pack_extra_embeddings:
     """The extra proteins' embeddings as one memory-mapped array (as rule pack_embeddings)."""
     input:
         h5=expand(
-            "results/embeddings/{{embedder}}/extra/shard_{shard}.h5", shard=SHARDS
+            "results/embeddings/{{embedder}}/extra/shard_{shard}.h5",
+            shard=EXTRA_SHARDS,
         ),
         check="results/embeddings/{embedder}/extra/check.json",
     output:

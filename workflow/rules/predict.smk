@@ -110,7 +110,7 @@ rule predict:
         gpu=config["embed"]["gpu"],
     params:
         predict=PREDICT,
-        embed=config["embed"],
+        embed=embed_settings(),
         embedders={
             name: config["embedders"][name]
             for name in config["experiments"][PREDICT_EXPERIMENT]["embedders"]
