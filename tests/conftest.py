@@ -27,6 +27,16 @@ def partial_fasta() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mmseqs() -> str:
+    """MMseqs2 on PATH, installed from Debian when missing: in the background since collection (tests/debian.py)."""
+    import debian
+    from locfusion.homology import mmseqs_executable
+
+    debian.require("mmseqs2")
+    return mmseqs_executable()
+
+
+@pytest.fixture(scope="session")
 def heldout_dir() -> Path:
     if not HELDOUT_DIR.is_dir():
         pytest.skip(f"DeepLocPro held-out predictions not found at {HELDOUT_DIR}")

@@ -11,28 +11,15 @@ import pandas as pd
 import pytest
 import yaml
 
-import debian
 from locfusion.dataset import FilterSettings
 from locfusion.errors import InputError
 from locfusion.extra import (ExclusionSettings, coverage, curve_experiments, exclude_homologs, normalize_extras,
                              rejection_counts, split_name, subsample, training_extras)
-from locfusion.homology import AuditSettings, mmseqs_executable
-from workflow_utils import REPO, job_counts, merge_configs, snakemake, write_config
+from locfusion.homology import AuditSettings
+from workflow_utils import REPO, job_counts, merge_configs, random_protein, snakemake, write_config
 
-AMINO = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
 N_FOLDS = 5
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture(scope="module")
-def mmseqs() -> str:
-    """MMseqs2 on PATH, installed from Debian when missing (tests/debian.py)."""
-    debian.require("mmseqs2")
-    return mmseqs_executable()
-
-
-def random_protein(rng: np.random.Generator, length: int) -> str:
-    return "".join(rng.choice(AMINO, size=length))
 
 
 def point_mutant(seq: str, positions: list[int]) -> str:

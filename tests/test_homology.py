@@ -11,27 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-import debian
 from locfusion.config import validate_config
 from locfusion.dataset import assign_folds, stratified_folds
 from locfusion.errors import InputError
 from locfusion.homology import AuditSettings, audit_folds, audit_summary, best_hits, mmseqs_executable, summary_line
-from workflow_utils import merge_configs
+from workflow_utils import AMINO, merge_configs, random_protein
 
 REPO = Path(__file__).resolve().parent.parent
-AMINO = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
 N_FOLDS = 5
-
-
-@pytest.fixture(scope="module")
-def mmseqs() -> str:
-    """MMseqs2 on PATH, installed from Debian when missing: in the background since collection (tests/debian.py)."""
-    debian.require("mmseqs2")
-    return mmseqs_executable()
-
-
-def random_protein(rng: np.random.Generator, length: int) -> str:
-    return "".join(rng.choice(AMINO, size=length))
 
 
 def mutate(rng: np.random.Generator, seq: str, fraction: float) -> str:

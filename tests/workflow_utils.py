@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -227,3 +228,11 @@ def rule_env_gaps(workdir: Path, env_of: dict[str, Path] | None = None) -> dict[
             if not dists & have:
                 gaps.setdefault(rule, set()).add("/".join(sorted(dists)))
     return gaps
+
+
+AMINO = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+
+
+def random_protein(rng: np.random.Generator, length: int) -> str:
+    """A random sequence of the 20 standard amino acids."""
+    return "".join(rng.choice(AMINO, size=length))
