@@ -43,17 +43,6 @@ N_SHARDS = config["embed"]["shards"]
 SHARDS = list(range(N_SHARDS))
 N_EXTRA_SHARDS = config["embed"]["extra_shards"] or N_SHARDS
 EXTRA_SHARDS = list(range(N_EXTRA_SHARDS))
-
-
-def embed_settings():
-    """`embed:` as the embedding jobs' params, without `extra_shards`: how the extra proteins are
-    split into jobs reaches those jobs through their shard plan (an input), and no other embedding
-    depends on it, so setting it reruns nothing that exists."""
-    return {
-        key: value for key, value in config["embed"].items() if key != "extra_shards"
-    }
-
-
 LIBRARY = LIBRARY_DIR / "locfusion"
 SEEDS = config["training"]["seeds"]
 CV_SCHEME = config["cv"]
@@ -112,6 +101,15 @@ def experiment_packed(wildcards):
     """The packed embeddings an experiment's training reads, by embedder (key packed_<name>)."""
     embedders = config["experiments"][wildcards.experiment]["embedders"]
     return {f"packed_{name}": packed_paths(name) for name in embedders}
+
+
+def embed_settings():
+    """`embed:` as the embedding jobs' params, without `extra_shards`: how the extra proteins are
+    split into jobs reaches those jobs through their shard plan (an input), and no other embedding
+    depends on it, so setting it reruns nothing that exists."""
+    return {
+        key: value for key, value in config["embed"].items() if key != "extra_shards"
+    }
 
 
 def experiment_checks(wildcards):
