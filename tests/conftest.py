@@ -101,6 +101,16 @@ def small_dag() -> Path:
     return SMALL_DAG.wait()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread in the test process. The shared DAG's jobs (and the Debian installs) run
+    beside the tests on the same cores, and two OpenMP threads waiting on each other for a busy core
+    slowed a small model's forward passes ~75x (test_explain_returns_the_forward_logits_bit_for_bit:
+    0.6 s alone, 46 s beside a busy machine). Workflow jobs set their own threads."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that do not read the shared DAG first (they run while it builds), then those that read
     it, then those that change it (by their marker's `order`), so every other test sees it as the
