@@ -341,11 +341,12 @@ def stratified_batches(lengths: np.ndarray, n_batches: int, seed: int = 0) -> li
     return [epoch[int(rng.integers(lo, hi))] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def training_rates(lengths: np.ndarray, n_batches: int, peak_seconds: float) -> dict[tuple[str, str, int], dict[str, float]]:
+def training_rates(lengths: np.ndarray, chosen: Sequence[np.ndarray],
+                   peak_seconds: float) -> dict[tuple[str, str, int], dict[str, float]]:
     """Training residues/s, GFLOP/s and % of the matmul peak of both models at the study's input width.
 
     Through benchmarks/train.py's timed loop (forward + backward + AdamW step, padding included in the
-    FLOPs, real residues in the rate) over `stratified_batches` of the real proteins. Two peaks at
+    FLOPs, real residues in the rate) over `chosen` batches (`stratified_batches`) of the real proteins. Two peaks at
     the same precision and threads: the best of 3 single products (the CPU's burst rate), and the
     sustained rate of back-to-back products for `peak_seconds` right before and after the timed run
     (their mean: what the run had available; a shared virtual machine's clock moves by ~10 % between
@@ -357,10 +358,9 @@ def training_rates(lengths: np.ndarray, n_batches: int, peak_seconds: float) -> 
 
     from locfusion.models import build_model
 
-    chosen = stratified_batches(lengths, n_batches)
     lengths = lengths[np.concatenate(chosen)]  # features for the chosen proteins only, re-indexed
     starts = np.cumsum([0] + [len(idx) for idx in chosen])
-    batches = [np.arange(starts[k], starts[k + 1]) for k in range(n_batches)]
+    batches = [np.arange(starts[k], starts[k + 1]) for k in range(len(chosen))]
     features = make_features(lengths, STUDY_DIMS)
     residues = float(lengths.sum())
     shortest = np.argsort(lengths)[:4]
@@ -467,8 +467,9 @@ def throughput(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(0)
     if measured_precisions() == ("fp32",):
         print("this CPU has no native bf16 (no avx512_bf16 / amx_bf16): bf16 is emulated, not measured")
-    train = training_rates(lengths_all, args.throughput_batches, args.peak_seconds)
-    longest = [int(lengths_all[idx].max()) for idx in stratified_batches(lengths_all, args.throughput_batches)]
+    chosen = stratified_batches(lengths_all, args.throughput_batches)
+    train = training_rates(lengths_all, chosen, args.peak_seconds)
+    longest = [int(lengths_all[idx].max()) for idx in chosen]
     print(f"\ntraining throughput at the study's width (inputs {STUDY_DIMS}; fusion "
           f"{train[('fusion', 'fp32', 1)]['params']:,} parameters, attention pooling on ESM-2 "
           f"{train[('attention_pooling', 'fp32', 1)]['params']:,}), {args.throughput_batches} bucketed batches of 32 "
@@ -535,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         started = time.perf_counter()
         store = build_store(Path(tmp), n)
+        build_seconds = time.perf_counter() - started
         (Path(tmp) / "per_protein").mkdir()
         loops = study_style_comparison(store, args.study_batches, Path(tmp) / "per_protein", args.study_threads)
         ours, study = residue_rate(loops["locfusion"]), residue_rate(loops["study"])
@@ -551,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = sum(Path(p).stat().st_size for p, _ in store["packed"].values()) / 2**30
         print(f"synthetic store: {n} proteins ({args.scale:g} of the study), mean length "
               f"{np.mean(store['lengths']):.0f}, inputs {STUDY_DIMS}, {size:.2f} GB float16 "
-              f"(built in {time.perf_counter() - started:.0f} s)")
+              f"(built in {build_seconds:.0f} s)")
         results = {loader: run_jobs(store, loader, 2, args.steps) for loader in ("preloaded", "mapped")}
         print(f"fusion model: {results['preloaded'][0]['n_params']:,} parameters; two jobs side by side per loader, "
               f"1 thread each, fp32; each reads every batch of an epoch once, then trains {args.steps} batch(es) of 32 "

@@ -145,7 +145,8 @@ class ProteinSet:
             inputs = [pad_batch([feats[i] for i in indices]) for feats in self.features]
         else:
             inputs = [pad_batch([crop_rows(feats[i], max_length) for i in indices]) for feats in self.features]
-        return inputs, torch.as_tensor(self.cropped_lengths(max_length)[indices]), self.labels[idx], self.groups[idx]
+        lengths = self.lengths[indices] if max_length is None else np.minimum(self.lengths[indices], max_length)
+        return inputs, torch.as_tensor(lengths), self.labels[idx], self.groups[idx]
 
     def cropped_lengths(self, max_length: int | None) -> np.ndarray:
         """Every protein's length as `batch(..., max_length)` gives it (for bucketing)."""
