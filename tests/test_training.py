@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from locfusion import training
-from locfusion.batching import make_batches, padding_fraction
+from locfusion.batching import make_batches, pad_batch, padding_fraction
 from locfusion.classes import CLASSES
 from locfusion.errors import InputError
 from locfusion.training import (
@@ -49,6 +49,20 @@ def test_bucketed_batches_cover_all_and_pad_less() -> None:
     assert padding_fraction(lengths, bucketed) < 0.1 < padding_fraction(lengths, shuffled)
     again = make_batches(lengths, 32, np.random.default_rng(1), bucketed=True)
     assert all((a == b).all() for a, b in zip(bucketed, again))
+
+
+def test_pad_batch_converts_each_protein_and_zeroes_only_the_padding() -> None:
+    gen = torch.Generator().manual_seed(0)
+    rows = [torch.randn(n, 5, generator=gen).half() for n in (3, 7, 1)]
+    torch.manual_seed(1)
+    torch.empty(3, 7, 5).fill_(float("nan"))  # a freed buffer the next allocation may reuse
+    batch = pad_batch(rows)
+    expected = torch.nn.utils.rnn.pad_sequence([r.float() for r in rows], batch_first=True)
+    assert batch.dtype == torch.float32 and batch.shape == (3, 7, 5)
+    assert torch.equal(batch, expected)
+    assert pad_batch(rows, dtype=torch.float16).dtype == torch.float16
+    with pytest.raises(RuntimeError):
+        pad_batch([torch.zeros(2, 5), torch.zeros(2, 4)])
 
 
 def toy_sets(n: int = 120, dims: tuple[int, ...] = (6, 4), seed: int = 0) -> tuple[ProteinSet, ProteinSet]:
