@@ -11,6 +11,7 @@ import pytest
 
 from locfusion.classes import CLASSES
 from locfusion.cv import (
+    choose_experiment,
     ensemble_predictions,
     grid_points,
     main,
@@ -101,3 +102,28 @@ def test_select_and_ensemble_uses_only_the_chosen_point(tmp_path: Path, capsys: 
     printed = capsys.readouterr().out
     assert "test fold 0" in printed and '"training.precision": "bf16"' in printed and "0.4000" in printed
     assert main([str(tmp_path / "nothing")]) == 1
+
+
+def write_selection(path: Path, seed: int, fold: int, chosen: int, means: list[float]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"seed": seed, "test_fold": fold, "chosen_grid": chosen,
+                                "grid_points": [{"grid": g, "mean_val_mcc": m} for g, m in enumerate(means)]}))
+    return str(path)
+
+
+def test_the_experiment_chosen_on_validation_has_the_best_mean_of_its_chosen_points(tmp_path: Path) -> None:
+    def selections(name: str, per_fold: list[tuple[int, list[float]]]) -> list[str]:
+        return [write_selection(tmp_path / name / f"fold_{k}.json", 42, k, chosen, means)
+                for k, (chosen, means) in enumerate(per_fold)]
+
+    a = selections("a", [(0, [0.5]), (0, [0.7])])  # mean 0.6
+    b = selections("b", [(1, [0.9, 0.6]), (0, [0.64, 0.2])])  # chosen points 0.6, 0.64: mean 0.62
+    c = selections("c", [(0, [0.62]), (0, [0.62])])  # ties b: the earlier experiment wins
+    table = choose_experiment({"a": a, "b": b, "c": c}).set_index("experiment")
+    assert table["chosen"].tolist() == [False, True, False]
+    assert table.loc["b", "mean_val_mcc"] == pytest.approx(0.62) and table.loc["b", "runs"] == 2
+    assert table["rank"].tolist() == [3, 1, 2]
+    with pytest.raises(InputError, match="different \\(seed, test fold\\) runs"):
+        choose_experiment({"a": a, "short": a[:1]})
+    with pytest.raises(InputError, match="2 selections for 1 distinct"):
+        choose_experiment({"a": [a[0], a[0]]})

@@ -48,7 +48,7 @@ def test_study_dry_run_plans_the_complete_study(tmp_path: Path) -> None:
     assert counts["embed"] == shards * len(config["embedders"])
     assert counts["train"] == 2 * 5 and counts["select_models"] == 10 and "evaluate_fold" not in counts
     assert counts["calibrate"] == 2 * len(config["training"]["seeds"]) and counts["evaluate_calibration"] == 2
-    assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == 1
+    assert counts["evaluate_experiment"] == 2 and counts["compare_experiments"] == counts["choose_on_validation"] == 1
     for figure in ("figure_dataset_overview", "figure_confusion", "figure_training_curves", "figure_per_class_mcc", "figure_global_metrics"):
         assert counts[figure] >= 1
 
@@ -363,6 +363,16 @@ def test_demo_learns_well_above_chance(small_dag: Path) -> None:
         history = pd.read_csv(small_dag / run / "history.tsv", sep="\t")
         assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]  # the training curve falls
         assert history["val_mcc"].max() > history["val_mcc"].iloc[0]  # and validation improves on epoch 1
+
+
+def test_the_dag_names_the_model_validation_prefers(small_dag: Path) -> None:
+    choice = pd.read_csv(small_dag / "results/comparison/validation_choice.tsv", sep="\t")
+    comparison = pd.read_csv(small_dag / "results/comparison/metrics.tsv", sep="\t")
+    trained = set(comparison["experiment"]) - {"DeepLocPro", "PSORTb"}
+    assert set(choice["experiment"]) == trained  # every trained experiment, and no peer
+    assert choice["chosen"].sum() == 1
+    assert choice.loc[choice["chosen"], "mean_val_mcc"].iloc[0] == choice["mean_val_mcc"].max()
+    assert (choice["runs"] == 5 * len(SEEDS)).all()
 
 
 @pytest.mark.mutates_small_dag(order=2)  # leaves every figure out of date

@@ -185,6 +185,47 @@ def select_and_ensemble(
     return ensemble_predictions(frames), selection
 
 
+def choose_experiment(selections: Mapping[str, Sequence[str | Path]]) -> pd.DataFrame:
+    """Which experiment validation alone prefers: the one a study may name its model without a
+    look at the test folds.
+
+    `selections` maps experiment -> its `selection.json` of every (seed, test fold). An
+    experiment's score is the mean, over those runs, of its chosen grid point's mean validation
+    MCC (what `select_and_ensemble` chose it by). Each validation MCC is its run's best epoch
+    (early stopping), an optimistic figure for every experiment alike; it says which model to
+    report, not how well it does (the test folds say that). Ties go to the earlier experiment.
+    Every experiment must have the same (seed, test fold) runs, else the means are not comparable.
+    """
+    if not selections:
+        raise InputError("no experiments to choose from")
+    rows, runs = [], {}
+    for name, paths in selections.items():
+        scores = {}
+        for path in paths:
+            sel = json.loads(Path(path).read_text())
+            point = [p for p in sel["grid_points"] if p["grid"] == sel["chosen_grid"]]
+            if len(point) != 1:
+                raise InputError(f"{path}: chosen grid point {sel['chosen_grid']} is not among its grid points")
+            scores[(int(sel["seed"]), int(sel["test_fold"]))] = float(point[0]["mean_val_mcc"])
+        if not scores or len(scores) != len(paths):
+            raise InputError(f"experiment {name!r}: {len(paths)} selections for {len(scores)} distinct (seed, test fold) runs")
+        runs[name] = sorted(scores)
+        values = np.array([scores[k] for k in runs[name]])
+        rows.append({"experiment": name, "runs": len(values), "mean_val_mcc": values.mean(),
+                     "sd_val_mcc": values.std(ddof=1) if len(values) > 1 else np.nan,
+                     "min_val_mcc": values.min(), "max_val_mcc": values.max()})
+    first = next(iter(runs.values()))
+    differ = {name: r for name, r in runs.items() if r != first}
+    if differ:
+        raise InputError(f"experiments were validated on different (seed, test fold) runs: {sorted(differ)} vs "
+                         f"{next(iter(runs))}")
+    table = pd.DataFrame(rows)
+    table["chosen"] = False
+    table.loc[table["mean_val_mcc"].idxmax(), "chosen"] = True  # idxmax: first of equal maxima
+    table["rank"] = table["mean_val_mcc"].rank(ascending=False, method="first").astype(int)
+    return table
+
+
 def selection_report(seed_dir: str | Path) -> str:
     """One line per test fold under `seed_dir` (`.../<experiment>/seed_<s>`): each grid point's mean
     validation MCC and the one chosen. What validation alone says, without a look at the test folds."""

@@ -291,9 +291,15 @@ def comparison_predictions(wildcards):
     return inputs
 
 
+def experiment_selections(wildcards):
+    """Every experiment's selection.json of each (seed, test fold), keyed sel_<experiment>."""
+    return {f"sel_{name}": fold_outputs("selection.json", name) for name in EXPERIMENTS}
+
+
 def all_targets():
     targets = [
         "results/comparison/metrics.tsv",
+        "results/comparison/validation_choice.tsv",
         "results/comparison/calibration.tsv",
         *figure_targets(EXPERIMENTS, config),
     ]

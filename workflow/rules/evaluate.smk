@@ -1,6 +1,7 @@
 localrules:
     evaluate_experiment,
     compare_experiments,
+    choose_on_validation,
     evaluate_calibration,
     compare_calibration,
 
@@ -82,6 +83,22 @@ rule compare_experiments:
         n_boot=config["evaluation"]["bootstrap"],
     script:
         "../scripts/compare_experiments.py"
+
+
+rule choose_on_validation:
+    """The experiment validation folds prefer (mean validation MCC of each test fold's chosen grid point): the model to report, chosen without the test folds."""
+    input:
+        unpack(experiment_selections),
+    output:
+        "results/comparison/validation_choice.tsv",
+    log:
+        "results/logs/choose_on_validation.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        experiments=list(EXPERIMENTS),
+    script:
+        "../scripts/choose_on_validation.py"
 
 
 rule evaluate_calibration:
