@@ -7,7 +7,8 @@ Not a test: one run prints residues/s of training steps (forward, backward, Adam
   - "step by step": LayerNorm -> linear score -> masked softmax -> pool the normalized rows -> MLP,
     the batch padded with `pad_sequence` (the code before the change; the same parameters);
   - "as it runs": the model's forward (LayerNorm's affine folded into the score and the pooled
-    vector, so autograd keeps no normalized (B, L, D) tensor) and `batching.pad_batch`;
+    vector, so the backward pass skips LayerNorm's backward and the affine output's gradient)
+    and `batching.pad_batch`;
 and their ratio, plus the time of the batch assembly alone in both forms. Both forms give the same
 logits (tests/test_models.py checks outputs and gradients); speed depends on lengths, not values,
 so rows are random and lengths are bucketed batches of the real DeepLocPro lengths. Rounds

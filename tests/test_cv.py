@@ -122,8 +122,13 @@ def test_the_experiment_chosen_on_validation_has_the_best_mean_of_its_chosen_poi
     table = choose_experiment({"a": a, "b": b, "c": c}).set_index("experiment")
     assert table["chosen"].tolist() == [False, True, False]
     assert table.loc["b", "mean_val_mcc"] == pytest.approx(0.62) and table.loc["b", "runs"] == 2
-    assert table["rank"].tolist() == [3, 1, 2]
+    assert table["rank"].tolist() == [3, 1, 2] and table["grid_points"].tolist() == [1, 2, 1]
     with pytest.raises(InputError, match="different \\(seed, test fold\\) runs"):
         choose_experiment({"a": a, "short": a[:1]})
     with pytest.raises(InputError, match="2 selections for 1 distinct"):
         choose_experiment({"a": [a[0], a[0]]})
+    with pytest.raises(InputError, match="'a': no selections"):
+        choose_experiment({"a": []})
+    nan = write_selection(tmp_path / "nan.json", 42, 0, 0, [float("nan")])
+    with pytest.raises(InputError, match="nan.json: the chosen grid point's mean validation MCC is nan"):
+        choose_experiment({"a": [nan]})

@@ -103,27 +103,30 @@ def test_logits_do_not_depend_on_batch_mates(kind, dims, pad_value):
     assert batched.shape == (len(lengths), 6)
 
 
-def textbook_attention_pooling(model, inputs, lengths):
+def textbook_attention_pooling(model, inputs, lengths, groups=None):
     """DeepLocPro's head written out step by step with the model's own modules:
     LayerNorm -> linear score -> masked softmax -> pool the normalized rows -> MLP."""
     x = model.norm(torch.cat(inputs, dim=-1))
     weights = masked_softmax(model.score(x).squeeze(-1), length_mask(lengths, x.shape[1]))
-    return model.classifier(torch.einsum("bl,bld->bd", weights, x))
+    pooled = torch.einsum("bl,bld->bd", weights.to(x.dtype), x)
+    return model.classifier(model.group_input(pooled, groups))
 
 
-def test_attention_pooling_folds_the_norms_affine_without_changing_the_function():
+@pytest.mark.parametrize("n_groups", [0, 3])
+def test_attention_pooling_folds_the_norms_affine_without_changing_the_function(n_groups):
     """The model folds LayerNorm's gain and bias into the score and the pooled vector (faster);
     with a non-trivial gain and bias, logits and every parameter's gradient must match the
-    step-by-step formulation."""
+    step-by-step formulation, with and without the organism group."""
     dims, lengths = (20, 12), [1, 30, 7, 19]
-    model = small_model("attention_pooling", dims).eval()
+    model = small_model("attention_pooling", dims, n_groups=n_groups).eval()
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         model.norm.weight.copy_(torch.randn(32, generator=gen) * 2)
         model.norm.bias.copy_(torch.randn(32, generator=gen))
         model.score.bias.fill_(0.7)
     inputs, lens = make_batch(dims, lengths, pad_value="noise")
-    got, expected = model(inputs, lens), textbook_attention_pooling(model, inputs, lens)
+    groups = torch.tensor([0, 2, 1, 2]) if n_groups else None
+    got, expected = model(inputs, lens, groups), textbook_attention_pooling(model, inputs, lens, groups)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
     assert got.abs().max() > 0.1  # not a trivially small output
     grads = {}
@@ -134,6 +137,12 @@ def test_attention_pooling_folds_the_norms_affine_without_changing_the_function(
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4, msg=name)
     assert grads[0]["norm.weight"].abs().max() > 1e-3
+    # Under bf16 autocast (training.precision: bf16) both forms round alike: within bf16's precision
+    # of each other and of the fp32 logits.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        folded, stepwise = model(inputs, lens, groups).float(), textbook_attention_pooling(model, inputs, lens, groups).float()
+    torch.testing.assert_close(folded, stepwise, atol=0.05, rtol=0.02)
+    torch.testing.assert_close(folded, got.detach(), atol=0.05, rtol=0.02)
 
 
 def test_study_size_fusion_is_padding_invariant():

@@ -51,18 +51,21 @@ def test_bucketed_batches_cover_all_and_pad_less() -> None:
     assert all((a == b).all() for a, b in zip(bucketed, again))
 
 
-def test_pad_batch_converts_each_protein_and_zeroes_only_the_padding() -> None:
+def test_pad_batch_converts_each_protein_and_zeroes_only_the_padding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import locfusion.batching
+
     gen = torch.Generator().manual_seed(0)
     rows = [torch.randn(n, 5, generator=gen).half() for n in (3, 7, 1)]
-    torch.manual_seed(1)
-    torch.empty(3, 7, 5).fill_(float("nan"))  # a freed buffer the next allocation may reuse
+    # Uninitialized memory made visible: every cell pad_batch does not write stays NaN.
+    monkeypatch.setattr(locfusion.batching.torch, "empty",
+                        lambda *a, **k: torch.full(*a, float("nan"), **k), raising=True)
     batch = pad_batch(rows)
     expected = torch.nn.utils.rnn.pad_sequence([r.float() for r in rows], batch_first=True)
     assert batch.dtype == torch.float32 and batch.shape == (3, 7, 5)
     assert torch.equal(batch, expected)
     assert pad_batch(rows, dtype=torch.float16).dtype == torch.float16
-    with pytest.raises(RuntimeError):
-        pad_batch([torch.zeros(2, 5), torch.zeros(2, 4)])
+    with pytest.raises(ValueError, match="protein 1 has rows of shape \\(1,\\), protein 0 \\(5,\\)"):
+        pad_batch([torch.zeros(2, 5), torch.zeros(2, 1)])
 
 
 def toy_sets(n: int = 120, dims: tuple[int, ...] = (6, 4), seed: int = 0) -> tuple[ProteinSet, ProteinSet]:

@@ -54,7 +54,11 @@ def pad_batch(features: Sequence[torch.Tensor], dtype: torch.dtype = torch.float
     if not features:
         raise ValueError("pad_batch needs at least one protein")
     width = features[0].shape[1:]
-    out = torch.empty((len(features), max(f.shape[0] for f in features), *width), dtype=dtype)
+    for i, f in enumerate(features):
+        if f.shape[1:] != width:
+            raise ValueError(f"pad_batch: protein {i} has rows of shape {tuple(f.shape[1:])}, protein 0 {tuple(width)}")
+    out = torch.empty((len(features), max(f.shape[0] for f in features), *width), dtype=dtype,
+                      device=features[0].device)
     for row, f in zip(out, features):
         row[: f.shape[0]].copy_(f)
         row[f.shape[0] :].zero_()

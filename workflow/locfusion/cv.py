@@ -192,26 +192,35 @@ def choose_experiment(selections: Mapping[str, Sequence[str | Path]]) -> pd.Data
     `selections` maps experiment -> its `selection.json` of every (seed, test fold). An
     experiment's score is the mean, over those runs, of its chosen grid point's mean validation
     MCC (what `select_and_ensemble` chose it by). Each validation MCC is its run's best epoch
-    (early stopping), an optimistic figure for every experiment alike; it says which model to
-    report, not how well it does (the test folds say that). Ties go to the earlier experiment.
-    Every experiment must have the same (seed, test fold) runs, else the means are not comparable.
+    (early stopping), and the chosen point is the best of its grid, so a score is optimistic, the
+    more so the more epochs and grid points it was the best of (`grid_points` says how many); it
+    says which model to report, not how well it does (the test folds say that). Ties go to the
+    earlier experiment. Every experiment must have the same (seed, test fold) runs, else the
+    means are not comparable.
     """
     if not selections:
         raise InputError("no experiments to choose from")
     rows, runs = [], {}
     for name, paths in selections.items():
-        scores = {}
+        if not paths:
+            raise InputError(f"experiment {name!r}: no selections")
+        scores, n_points = {}, set()
         for path in paths:
             sel = json.loads(Path(path).read_text())
+            n_points.add(len(sel["grid_points"]))
             point = [p for p in sel["grid_points"] if p["grid"] == sel["chosen_grid"]]
             if len(point) != 1:
                 raise InputError(f"{path}: chosen grid point {sel['chosen_grid']} is not among its grid points")
-            scores[(int(sel["seed"]), int(sel["test_fold"]))] = float(point[0]["mean_val_mcc"])
-        if not scores or len(scores) != len(paths):
+            score = float(point[0]["mean_val_mcc"])
+            if not np.isfinite(score):
+                raise InputError(f"{path}: the chosen grid point's mean validation MCC is {score}")
+            scores[(int(sel["seed"]), int(sel["test_fold"]))] = score
+        if len(scores) != len(paths):
             raise InputError(f"experiment {name!r}: {len(paths)} selections for {len(scores)} distinct (seed, test fold) runs")
         runs[name] = sorted(scores)
         values = np.array([scores[k] for k in runs[name]])
-        rows.append({"experiment": name, "runs": len(values), "mean_val_mcc": values.mean(),
+        rows.append({"experiment": name, "runs": len(values), "grid_points": max(n_points),
+                     "mean_val_mcc": values.mean(),
                      "sd_val_mcc": values.std(ddof=1) if len(values) > 1 else np.nan,
                      "min_val_mcc": values.min(), "max_val_mcc": values.max()})
     first = next(iter(runs.values()))

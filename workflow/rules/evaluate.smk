@@ -90,7 +90,12 @@ rule choose_on_validation:
     input:
         unpack(experiment_selections),
     output:
-        "results/comparison/validation_choice.tsv",
+        table=report(
+            "results/comparison/validation_choice.tsv",
+            caption="../report/validation_choice.rst",
+            category="Metrics",
+            subcategory="Comparison",
+        ),
     log:
         "results/logs/choose_on_validation.log",
     conda:

@@ -12,7 +12,7 @@ from locfusion.runner import run  # noqa: E402
 
 def main(smk):
     table = choose_experiment({name: list(smk.input[f"sel_{name}"]) for name in smk.params.experiments})
-    write_tsv(table, smk.output[0])
+    write_tsv(table, smk.output.table)
     chosen = table[table["chosen"]].iloc[0]
     logging.getLogger("locfusion").info("chosen on validation: %s (mean validation MCC %.4f over %d runs)",
                                         chosen["experiment"], chosen["mean_val_mcc"], chosen["runs"])
