@@ -45,11 +45,15 @@ from locfusion.models import build_model  # noqa: E402
 from locfusion.models.layers import length_mask, masked_softmax  # noqa: E402
 
 
-def step_by_step_logits(model: torch.nn.Module, inputs: Sequence[torch.Tensor], lengths: torch.Tensor) -> torch.Tensor:
-    """The head as DeepLocPro describes it, module after module (what the model computed before)."""
+def step_by_step_logits(model: torch.nn.Module, inputs: Sequence[torch.Tensor], lengths: torch.Tensor,
+                        groups: torch.Tensor | None = None) -> torch.Tensor:
+    """The head as DeepLocPro describes it, module after module (what the model computed before):
+    LayerNorm -> linear score -> masked softmax -> pool the normalized rows -> MLP. Also the
+    reference tests/test_models.py compares the model with."""
     x = model.norm(torch.cat(list(inputs), dim=-1))
     weights = masked_softmax(model.score(x).squeeze(-1), length_mask(lengths, x.shape[1]))
-    return model.classifier(torch.einsum("bl,bld->bd", weights, x))
+    pooled = torch.einsum("bl,bld->bd", weights.to(x.dtype), x)
+    return model.classifier(model.group_input(pooled, groups))
 
 
 def padded_by_pad_sequence(rows: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -15,6 +17,7 @@ from locfusion.models import (
     count_parameters,
 )
 from locfusion.models.layers import length_mask, masked_softmax
+from workflow_utils import REPO
 
 # Small hyperparameters keep the behavioural tests fast; the exact study size is tested separately.
 SMALL = {
@@ -104,12 +107,13 @@ def test_logits_do_not_depend_on_batch_mates(kind, dims, pad_value):
 
 
 def textbook_attention_pooling(model, inputs, lengths, groups=None):
-    """DeepLocPro's head written out step by step with the model's own modules:
-    LayerNorm -> linear score -> masked softmax -> pool the normalized rows -> MLP."""
-    x = model.norm(torch.cat(inputs, dim=-1))
-    weights = masked_softmax(model.score(x).squeeze(-1), length_mask(lengths, x.shape[1]))
-    pooled = torch.einsum("bl,bld->bd", weights.to(x.dtype), x)
-    return model.classifier(model.group_input(pooled, groups))
+    """The step-by-step form of DeepLocPro's head, from the benchmark that times the two forms."""
+    sys.path[:0] = [str(REPO / "benchmarks")]
+    try:
+        from attention_pooling import step_by_step_logits
+    finally:
+        del sys.path[:1]
+    return step_by_step_logits(model, inputs, lengths, groups)
 
 
 @pytest.mark.parametrize("n_groups", [0, 3])

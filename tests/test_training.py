@@ -58,7 +58,7 @@ def test_pad_batch_converts_each_protein_and_zeroes_only_the_padding(monkeypatch
     rows = [torch.randn(n, 5, generator=gen).half() for n in (3, 7, 1)]
     # Uninitialized memory made visible: every cell pad_batch does not write stays NaN.
     monkeypatch.setattr(locfusion.batching.torch, "empty",
-                        lambda *a, **k: torch.full(*a, float("nan"), **k), raising=True)
+                        lambda *a, **k: torch.full(*a, float("nan"), **k))
     batch = pad_batch(rows)
     expected = torch.nn.utils.rnn.pad_sequence([r.float() for r in rows], batch_first=True)
     assert batch.dtype == torch.float32 and batch.shape == (3, 7, 5)
