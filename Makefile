@@ -15,7 +15,7 @@ CORES ?= 2
 # of .venv (~15,700 files, most never imported: transformers, sympy, ...) took ~1 min on 2 cores.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-precision-nested offline-study-psortb offline-leakage offline-learning-curve
+.PHONY: demo test test-slow report venv venv-esmc lint format clean help offline-study offline-study-full offline-study-seeds offline-precision-nested offline-study-psortb offline-leakage offline-learning-curve offline-study-near
 
 help:
 	@echo "make demo   - run the full workflow on the bundled synthetic demo (results/)"
@@ -23,9 +23,11 @@ help:
 	@echo "make test-slow - the slow tier alone; make test TESTS=all runs everything (CI)"
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62): fusion vs attention pooling, one seed (fits ~150 min on 2 cores)"
-	@echo "make offline-study-full - the rest: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (hours)"
+	@echo "make offline-study-full - the core set plus ~12,000 homology-filtered PSORTb proteins as extra training data: a learning curve of attention pooling on UniRep + BLOSUM62, the validation choice among all (apt-get install psortb mmseqs2; ~3 h on 2 cores)"
+	@echo "make offline-study-seeds - the core set's ablations: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (~13 h on 2 cores)"
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
+	@echo "make offline-study-near - the core set plus fusion on UniRep + NEAR and attention pooling on NEAR"
 	@echo "make offline-learning-curve - attention pooling on NEAR with 0 / 2,500 / all homology-filtered PSORTb proteins as extra training data"
 	@echo "make offline-leakage - attention pooling on UniRep under GraphPart vs stratified random folds, with the homology audit"
 	@echo "make venv-esmc - the separate venv of the ESM-C embedder (kind esmc; made by make test-slow and make test TESTS=all)"
@@ -73,12 +75,24 @@ offline-study: $(STAMP)
 	$(BIN)/snakemake --profile profiles/offline_study --report results/report.html
 
 OFFLINE := --profile profiles/offline_study --configfile resources/offline_study/config.yaml
-OFFLINE_FULL := $(OFFLINE) resources/offline_study/full.yaml
+OFFLINE_FULL := $(OFFLINE) resources/offline_study/psortb_extra.yaml
+OFFLINE_SEEDS := $(OFFLINE) resources/offline_study/seeds.yaml
 OFFLINE_PRECISION := $(OFFLINE) resources/offline_study/precision_nested.yaml
 
+# The larger set: the core set plus PSORTb's labelled proteins as extra training data, each
+# split's homologs of its validation and test proteins excluded, with the declared learning curve
+# (attention pooling on UniRep + BLOSUM62 with 0, 2,500 and all admitted PSORTb proteins), the
+# declared comparisons of both and the validation choice among all their models
+# (results/comparison/validation_choice.tsv). Needs psortb (its SCL-BLAST sets) and MMseqs2.
 offline-study-full: $(STAMP)
 	$(BIN)/snakemake $(OFFLINE_FULL)
 	$(BIN)/snakemake $(OFFLINE_FULL) --report results/report.html
+
+# The core set's ablations and seeds: fusion on UniRep alone, the single-embedder baselines, the
+# organism-group variant, seeds 43 and 44 for everything (seed 42's runs are the core's).
+offline-study-seeds: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_SEEDS)
+	$(BIN)/snakemake $(OFFLINE_SEEDS) --report results/report.html
 
 # Only the fusion experiment's per-test-fold selections (and what they need): 5 x 4 x 2 models.
 offline-precision-nested: $(STAMP)
@@ -87,6 +101,13 @@ offline-precision-nested: $(STAMP)
 
 OFFLINE_PSORTB := $(OFFLINE) resources/offline_study/psortb.yaml
 OFFLINE_CURVE := $(OFFLINE) resources/offline_study/near_psortb.yaml
+OFFLINE_NEAR := $(OFFLINE) resources/offline_study/near.yaml
+
+# The core set and the study's design with offline parts: fusion of two real pretrained models
+# (UniRep-1900 + NEAR), and attention pooling on NEAR alone.
+offline-study-near: $(STAMP)
+	$(BIN)/snakemake $(OFFLINE_NEAR)
+	$(BIN)/snakemake $(OFFLINE_NEAR) --report results/report.html
 
 # What extra training data buys: attention pooling on NEAR with 0, 2,500 and all admitted PSORTb
 # proteins per split (needs psortb installed for its SCL-BLAST sets, and MMseqs2).

@@ -146,21 +146,21 @@ def test_seeds_must_be_distinct_integers() -> None:
 
 def test_offline_configs_are_valid_and_declare_the_ablations() -> None:
     core = validate_config(merged(OFFLINE / "config.yaml"))
-    full = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "full.yaml"))
-    # the core set fits the time budget: one seed; the full set runs the same experiments with 3
+    full = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "seeds.yaml"))
+    # the core set fits the time budget: one seed; the seeds overlay runs the same experiments with 3
     assert core["training"]["seeds"] == [42] and full["training"]["seeds"] == [42, 43, 44]
     experiments = full["experiments"]
     # the ablations separate inputs from architecture: same architecture on one input, same inputs in the baseline head
     assert experiments["fusion_unirep"]["params"] == experiments["fusion"]["params"]
     assert experiments["fusion_unirep"]["embedders"] == ["unirep1900"]
     assert experiments["attention_pooling_concat"]["embedders"] == experiments["fusion"]["embedders"]
-    assert core["experiments"]["fusion"] == experiments["fusion"]  # the full set reuses the core's runs
+    assert core["experiments"]["fusion"] == experiments["fusion"]  # the seeds overlay reuses the core's runs
     pairs = {(c["a"], c["b"]) for c in core["comparisons"]}
     assert {("fusion", "attention_pooling_concat")} | {(name, "DeepLocPro") for name in core["experiments"]} <= pairs
     full_pairs = {(c["a"], c["b"]) for c in full["comparisons"]}
     assert ("fusion", "fusion_unirep") in full_pairs and ("fusion_unirep", "DeepLocPro") in full_pairs
     # snakemake replaces lists when merging: each overlay must repeat the core's comparisons
-    for overlay in ("full.yaml", "psortb.yaml"):
+    for overlay in ("seeds.yaml", "psortb.yaml", "psortb_extra.yaml", "near.yaml"):
         config = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / overlay))
         assert core["comparisons"] == config["comparisons"][: len(core["comparisons"])]
     assert set(core["experiments"]) < set(full["experiments"])
