@@ -24,7 +24,7 @@ help:
 	@echo "make report - HTML report of the last demo run (results/report.html)"
 	@echo "make offline-study - the study protocol on the real DeepLocPro proteins in ../shared (UniRep + BLOSUM62): fusion vs attention pooling, one seed (fits ~150 min on 2 cores)"
 	@echo "make offline-study-full - the core set plus ~12,000 homology-filtered PSORTb proteins as extra training data: a learning curve of attention pooling on UniRep + BLOSUM62, the validation choice among all (apt-get install psortb mmseqs2; ~3 h on 2 cores)"
-	@echo "make offline-study-seeds - the core set's ablations: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (~13 h on 2 cores)"
+	@echo "make offline-study-seeds - the core set's ablations: fusion on UniRep alone, single-embedder baselines, the organism-group variant, 3 seeds (~10 h on 2 cores, estimated, not run)"
 	@echo "make offline-precision-nested - fp32 vs bf16 for the offline fusion, chosen by nested CV on validation folds"
 	@echo "make offline-study-psortb - the offline study plus PSORTb 3.0 side by side (apt-get install psortb ncbi-blast+-legacy)"
 	@echo "make offline-study-near - the core set plus fusion on UniRep + NEAR and attention pooling on NEAR"

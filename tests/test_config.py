@@ -146,10 +146,10 @@ def test_seeds_must_be_distinct_integers() -> None:
 
 def test_offline_configs_are_valid_and_declare_the_ablations() -> None:
     core = validate_config(merged(OFFLINE / "config.yaml"))
-    full = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "seeds.yaml"))
+    seeds = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / "seeds.yaml"))
     # the core set fits the time budget: one seed; the seeds overlay runs the same experiments with 3
-    assert core["training"]["seeds"] == [42] and full["training"]["seeds"] == [42, 43, 44]
-    experiments = full["experiments"]
+    assert core["training"]["seeds"] == [42] and seeds["training"]["seeds"] == [42, 43, 44]
+    experiments = seeds["experiments"]
     # the ablations separate inputs from architecture: same architecture on one input, same inputs in the baseline head
     assert experiments["fusion_unirep"]["params"] == experiments["fusion"]["params"]
     assert experiments["fusion_unirep"]["embedders"] == ["unirep1900"]
@@ -157,13 +157,13 @@ def test_offline_configs_are_valid_and_declare_the_ablations() -> None:
     assert core["experiments"]["fusion"] == experiments["fusion"]  # the seeds overlay reuses the core's runs
     pairs = {(c["a"], c["b"]) for c in core["comparisons"]}
     assert {("fusion", "attention_pooling_concat")} | {(name, "DeepLocPro") for name in core["experiments"]} <= pairs
-    full_pairs = {(c["a"], c["b"]) for c in full["comparisons"]}
-    assert ("fusion", "fusion_unirep") in full_pairs and ("fusion_unirep", "DeepLocPro") in full_pairs
+    seeds_pairs = {(c["a"], c["b"]) for c in seeds["comparisons"]}
+    assert ("fusion", "fusion_unirep") in seeds_pairs and ("fusion_unirep", "DeepLocPro") in seeds_pairs
     # snakemake replaces lists when merging: each overlay must repeat the core's comparisons
     for overlay in ("seeds.yaml", "psortb.yaml", "psortb_extra.yaml", "near.yaml"):
         config = validate_config(merged(OFFLINE / "config.yaml", OFFLINE / overlay))
         assert core["comparisons"] == config["comparisons"][: len(core["comparisons"])]
-    assert set(core["experiments"]) < set(full["experiments"])
+    assert set(core["experiments"]) < set(seeds["experiments"])
 
 
 def test_nested_precision_overlay_grids_fusion_only() -> None:
